@@ -1,0 +1,3 @@
+"""An automated grader for the lab on task queues, WebSockets and Docker."""
+
+__version__ = "0.1.0"
