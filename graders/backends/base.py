@@ -1,0 +1,57 @@
+"""The one interface between the checks and whatever runs the student's stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class StackError(Exception):
+    """A step of bringing the stack up failed; `step` names it for the report."""
+
+    def __init__(self, step: str, message: str, details: str = ""):
+        super().__init__(message)
+        self.step = step
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-container limits the grader imposes, overriding the student's."""
+
+    memory: str = "768m"
+    cpus: float = 1.0
+    pids: int = 512
+    nofile: int = 4096
+    log_cap_bytes: int = 64 * 1024  # per service, kept for the report
+    file_cap_bytes: int = 1024 * 1024  # a file read from a container
+
+
+@dataclass
+class StackInfo:
+    """What the backend learnt about the submission before running it."""
+
+    compose_file: str | None  # relative to the submission; None when generated
+    services: dict[str, dict[str, Any]]  # normalised compose model, before the grader's rewrite
+    dockerfile: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Backend(Protocol):
+    name: str
+    dirty: bool  # a service was stopped, started or scaled since the last restore()
+
+    def inspect(self) -> StackInfo: ...
+    def prepare(self, probe_ports: dict[str, list[int]]) -> None: ...  # rewrite + build
+    def start(self, ready: dict[str, tuple[int, bool]], timeout_s: float) -> None: ...
+    def address(self, service: str, port: int) -> tuple[str, int]: ...
+    def read_file(self, service: str, path: str) -> bytes: ...
+    def exec(self, service: str, command: list[str], timeout_s: float = 30) -> tuple[int, str]: ...
+    def logs(self, service: str, tail: int = 200) -> str: ...
+    def service_states(self) -> dict[str, list[str]]: ...
+    def stop_service(self, service: str) -> None: ...
+    def start_service(self, service: str) -> None: ...
+    def scale(self, service: str, replicas: int) -> None: ...
+    def restore(self) -> None: ...
+    def teardown(self) -> None: ...

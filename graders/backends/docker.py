@@ -1,0 +1,288 @@
+"""The Docker backend: a submission's Compose stack, built and run on a real engine.
+
+All Docker plumbing lives here: compose CLI calls (with deadlines, via `run_command`)
+and the engine API (docker SDK) for inspecting containers and reading their files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import secrets
+import socket
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from graders.backends.base import Limits, StackError, StackInfo
+from graders.backends.compose_rewrite import LABEL_RUN, private_image, rewrite_model
+from graders.backends.process import CommandResult, run_command
+
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def find_compose_file(submission: Path) -> Path | None:
+    for name in COMPOSE_FILES:
+        if (submission / name).is_file():
+            return submission / name
+    return None
+
+
+def generated_stack(submission: Path, web_port: int = 8000) -> dict[str, Any]:
+    """A Dockerfile-only submission gets the stack the lab would give it: web + redis."""
+    return {
+        "name": "generated",
+        "services": {
+            "web": {"build": {"context": str(submission), "dockerfile": "Dockerfile"},
+                    "ports": [{"target": web_port}], "depends_on": {"redis": {"condition": "service_started"}},
+                    "environment": {"REDIS_URL": "redis://redis:6379/0", "REDIS_HOST": "redis"}},
+            "redis": {"image": "redis:7-alpine"},
+        },
+    }
+
+
+def engine_available(timeout_s: float = 5) -> bool:
+    try:
+        client = docker.from_env(timeout=timeout_s)
+        client.ping()
+        client.close()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no engine we can use"
+        return False
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, submission: Path, workdir: Path, *, limits: Limits | None = None,
+                 build_timeout_s: float = 900, run_id: str | None = None):
+        self.submission = submission.resolve()
+        self.workdir = workdir
+        self.limits = limits or Limits()
+        self.build_timeout_s = build_timeout_s
+        self.run_id = run_id or secrets.token_hex(4)
+        slug = "".join(c if c.isalnum() else "-" for c in self.submission.name.lower()).strip("-")[:20] or "sub"
+        self.project = f"grader-{slug}-{self.run_id}"
+        self.client = docker.from_env(timeout=60)
+        self.info: StackInfo | None = None
+        self.model: dict[str, Any] = {}
+        self.compose_path = self.workdir / "compose.grader.json"
+        self._ports: dict[tuple[str, int], tuple[str, int]] = {}
+        self.dirty = False  # a check stopped, started or scaled a service since the last restore
+
+    # --- compose CLI ----------------------------------------------------------------------
+    def _compose(self, *args: str, timeout: float = 120) -> CommandResult:
+        return run_command(["docker", "compose", "-p", self.project, "-f", str(self.compose_path),
+                            "--project-directory", str(self.submission), *args],
+                           timeout=timeout, cwd=str(self.submission))
+
+    def inspect(self) -> StackInfo:
+        if not self.submission.is_dir():
+            raise StackError("find", f"{self.submission} is not a folder")
+        compose_file = find_compose_file(self.submission)
+        dockerfile = "Dockerfile" if (self.submission / "Dockerfile").is_file() else None
+        notes = []
+        if compose_file is None:
+            if dockerfile is None:
+                raise StackError("find", "no compose file (compose.yaml, docker-compose.yml, ...) and no Dockerfile",
+                                 "Put compose.yaml (or docker-compose.yml) and a Dockerfile at the top of the folder.")
+            self.model = generated_stack(self.submission)
+            notes.append("no compose file: graded the Dockerfile in a generated stack (web + redis)")
+        else:
+            result = run_command(["docker", "compose", "-f", str(compose_file), "--project-directory",
+                                  str(self.submission), "-p", self.project, "config", "--format", "json"],
+                                 timeout=60, cwd=str(self.submission))
+            if not result.ok:
+                raise StackError("compose-config", f"`docker compose config` rejects {compose_file.name}",
+                                 result.tail(15))
+            try:
+                self.model = json.loads(result.output[result.output.index("{"):])
+            except ValueError as exc:
+                raise StackError("compose-config", f"could not read the normalised compose model: {exc}") from None
+        self.info = StackInfo(compose_file=compose_file.name if compose_file else None,
+                              services=self.model.get("services") or {}, dockerfile=dockerfile, notes=notes)
+        return self.info
+
+    def prepare(self, probe_ports: dict[str, list[int]]) -> None:
+        assert self.info is not None, "inspect() first"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        rewritten = rewrite_model(self.model, project=self.project, run_id=self.run_id,
+                                  probe_ports=probe_ports, limits=self.limits)
+        self.compose_path.write_text(json.dumps(rewritten, indent=2))
+        if any(s.get("build") for s in rewritten["services"].values()):
+            result = self._compose("build", timeout=self.build_timeout_s)
+            if not result.ok:
+                why = "timed out" if result.timed_out else "failed"
+                raise StackError("build", f"the image build {why}", result.tail(30))
+
+    def start(self, ready: dict[str, tuple[int, bool]], timeout_s: float) -> None:
+        """`up`, then wait until every service runs and every port in `ready` answers
+        (`ready` maps a service to its port and whether HTTP must answer there)."""
+        result = self._compose("up", "-d", "--no-build", "--pull", "never", timeout=timeout_s)
+        if not result.ok:
+            raise StackError("start", "`docker compose up` failed", result.tail(20))
+        deadline = time.monotonic() + timeout_s
+        pending = dict(ready)
+        while pending:
+            self._raise_if_exited()
+            for service, (port, http) in list(pending.items()):
+                try:
+                    host, host_port = self.address(service, port)
+                    with socket.create_connection((host, host_port), timeout=1) as sock:
+                        if http and not _http_answers(sock):
+                            continue
+                    del pending[service]
+                except (OSError, StackError):
+                    continue
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(f"{s} (port {p})" for s, (p, _) in pending.items())
+                raise StackError("ready", f"no answer from {names} within {timeout_s:.0f} s",
+                                 "\n\n".join(f"--- {s} ---\n{self.logs(s, 15)}" for s in pending))
+            if pending:
+                time.sleep(0.3)
+
+    def _raise_if_exited(self) -> None:
+        for container in self._containers():
+            if container.status in ("exited", "dead"):
+                service = container.labels.get("com.docker.compose.service", container.name)
+                code = container.attrs.get("State", {}).get("ExitCode")
+                raise StackError("start", f"service '{service}' exited at start (exit code {code})",
+                                 self.logs(service, 20))
+
+    # --- the running stack ----------------------------------------------------------------
+    def _containers(self, service: str | None = None, all_: bool = True) -> list:
+        labels = [f"com.docker.compose.project={self.project}"]
+        if service:
+            labels.append(f"com.docker.compose.service={service}")
+        return self.client.containers.list(all=all_, filters={"label": labels})
+
+    def address(self, service: str, port: int) -> tuple[str, int]:
+        key = (service, port)
+        if key not in self._ports:
+            for container in self._containers(service, all_=False):
+                bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp") or []
+                for binding in bindings:
+                    if binding.get("HostPort"):
+                        self._ports[key] = ("127.0.0.1", int(binding["HostPort"]))
+                        break
+                if key in self._ports:
+                    break
+            else:
+                raise StackError("address", f"service '{service}' has no running container publishing port {port}")
+        return self._ports[key]
+
+    def read_file(self, service: str, path: str) -> bytes:
+        """The file from every container of the service, joined (scaled workers each log)."""
+        chunks = []
+        containers = self._containers(service)
+        if not containers:
+            raise StackError("read", f"service '{service}' has no container")
+        for container in containers:
+            full = path if path.startswith("/") else posixpath.join(
+                container.attrs["Config"].get("WorkingDir") or "/", path)
+            try:
+                stream, _ = container.get_archive(full)
+            except docker.errors.NotFound:
+                continue
+            data = b"".join(_capped(stream, self.limits.file_cap_bytes + 4096))
+            try:
+                with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                    member = next((m for m in tar.getmembers() if m.isfile()), None)
+                    if member is not None:
+                        chunks.append(tar.extractfile(member).read(self.limits.file_cap_bytes))
+            except tarfile.TarError:  # cut short by the cap: the content follows one 512-byte header
+                chunks.append(data[512:512 + self.limits.file_cap_bytes])
+        if not chunks:
+            raise FileNotFoundError(f"{path} does not exist in service '{service}'")
+        return b"".join(chunks)
+
+    def exec(self, service: str, command: list[str], timeout_s: float = 30) -> tuple[int, str]:
+        result = self._compose("exec", "-T", service, *command, timeout=timeout_s)
+        return result.returncode, result.output
+
+    def logs(self, service: str, tail: int = 200) -> str:
+        texts = []
+        for container in self._containers(service):
+            raw = container.logs(tail=tail, timestamps=False)[-self.limits.log_cap_bytes:]
+            texts.append(raw.decode("utf-8", errors="replace"))
+        return "\n".join(texts).rstrip()
+
+    def service_states(self) -> dict[str, list[str]]:
+        states: dict[str, list[str]] = {name: [] for name in self.model.get("services", {})}
+        for container in self._containers():
+            service = container.labels.get("com.docker.compose.service", "?")
+            states.setdefault(service, []).append(container.status)
+        return states
+
+    def stop_service(self, service: str) -> None:
+        self.dirty = True
+        self._checked(self._compose("stop", "-t", "3", service, timeout=60), f"stop {service}")
+
+    def start_service(self, service: str) -> None:
+        self.dirty = True
+        self._checked(self._compose("start", service, timeout=60), f"start {service}")
+
+    def scale(self, service: str, replicas: int) -> None:
+        self.dirty = True
+        self._ports.clear()
+        self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-deps", "--no-recreate",
+                                    "--scale", f"{service}={replicas}", service, timeout=120),
+                      f"scale {service} to {replicas}")
+
+    def restore(self) -> None:
+        """Back to the shape `start` made: every service up, at its own scale."""
+        self._ports.clear()
+        self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-recreate",
+                                    "--remove-orphans", timeout=120), "restore the stack")
+        self.dirty = False
+
+    @staticmethod
+    def _checked(result: CommandResult, what: str) -> None:
+        if not result.ok:
+            raise StackError("stack", f"could not {what}", result.tail(10))
+
+    def teardown(self) -> None:
+        """Remove everything of this grading, even what compose lost track of."""
+        if self.compose_path.exists():
+            self._compose("down", "-v", "--remove-orphans", "-t", "2", timeout=120)
+        label = {"label": f"{LABEL_RUN}={self.run_id}"}
+        for container in self.client.containers.list(all=True, filters=label):
+            _quietly(container.remove, force=True, v=True)
+        for network in self.client.networks.list(filters=label):
+            _quietly(network.remove)
+        for volume in self.client.volumes.list(filters=label):
+            _quietly(volume.remove, force=True)
+        for name in (self.model.get("services") or {}):
+            _quietly(self.client.images.remove, private_image(self.project, name), force=True)
+        self.client.close()
+
+
+def _http_answers(sock: socket.socket) -> bool:
+    """Any HTTP status line means the server is up (a 404 at / is the app's business)."""
+    try:
+        sock.settimeout(2)
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        return sock.recv(12).startswith(b"HTTP/")
+    except OSError:
+        return False
+
+
+def _capped(stream, cap: int):
+    total = 0
+    for chunk in stream:
+        total += len(chunk)
+        if total > cap:
+            break
+        yield chunk
+
+
+def _quietly(fn, *args, **kwargs) -> None:
+    try:
+        fn(*args, **kwargs)
+    except docker.errors.APIError:
+        pass

@@ -1,0 +1,56 @@
+"""Comparing what a submission answered with what a spec expects. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MISSING = object()
+
+
+def get_path(data: Any, dotted: str) -> Any:
+    """`a.b.0.c` into nested dicts and lists; MISSING when any step is absent."""
+    current = data
+    for key in dotted.split("."):
+        if isinstance(current, dict) and key in current:
+            current = current[key]
+        elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
+            current = current[int(key)]
+        else:
+            return MISSING
+    return current
+
+
+def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
+    """What differs, with dicts compared as subsets (extra keys are fine)."""
+    label = where or "value"
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{label}: expected an object, got {short(actual)}"]
+        found = []
+        for key, value in expected.items():
+            if key not in actual:
+                found.append(f"{where + '.' if where else ''}{key}: missing")
+            else:
+                found += mismatches(value, actual[key], f"{where + '.' if where else ''}{key}")
+        return found
+    if expected != actual:
+        return [f"{label}: expected {short(expected)}, got {short(actual)}"]
+    return []
+
+
+def missing_keys(keys: list[str], actual: Any) -> list[str]:
+    return [k for k in keys if get_path(actual, k) is MISSING]
+
+
+def short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+
+
+def parse_json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return MISSING

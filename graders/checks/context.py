@@ -1,0 +1,56 @@
+"""What a running check may touch: the backend, the role map, the run's variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders.spec.template import render
+
+
+class CheckFailed(Exception):
+    """Raised inside a check (or a setup step) to fail it with a message for the student."""
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class StackUnavailable(Exception):
+    """The check needs a service that is not there (not found, not started)."""
+
+
+@dataclass
+class CheckContext:
+    backend: Any  # graders.backends.base.Backend; Any to keep checks free of backend imports
+    submission: Path
+    roles: dict[str, str]  # role -> service name
+    role_ports: dict[str, int]  # role -> container port the grader probes
+    variables: dict[str, Any]
+    timeout_s: float
+    limits: Any = None  # graders.backends.base.Limits
+    stack_info: Any = None  # graders.backends.base.StackInfo: the student's compose model
+    stack_started: bool = False
+    stack_problem: str = ""  # why the stack is not running, when it is not
+    saved: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, value: Any) -> Any:
+        return render(value, self.variables)
+
+    def save(self, name: str, value: Any) -> None:
+        self.saved[name] = value
+        self.variables[name] = value
+
+    def service(self, role: str) -> str:
+        try:
+            return self.roles[role]
+        except KeyError:
+            raise StackUnavailable(f"no service plays the role '{role}'") from None
+
+    def base_url(self, role: str = "web") -> str:
+        if role not in self.role_ports:
+            raise StackUnavailable(f"the spec gives no port for the role '{role}'")
+        host, port = self.backend.address(self.service(role), self.role_ports[role])
+        return f"http://{host}:{port}"

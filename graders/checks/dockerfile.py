@@ -1,0 +1,112 @@
+"""`dockerfile`: static rules on the Dockerfile, read with a real parser."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+from graders.checks import CheckContext, CheckFailed, check_type
+from graders.dockerfile import Dockerfile, parse_dockerfile
+from graders.results import Outcome
+
+SCHEMA = {
+    "type": "object",
+    "required": ["rule"],
+    "additionalProperties": False,
+    "properties": {
+        "rule": {"enum": ["cmd_uvicorn_exec_form", "requirements_before_code", "dockerignore", "from_python"]},
+        "role": {"type": "string", "description": "whose build to read (default: web)"},
+        "file": {"type": "string", "description": "a Dockerfile path in the submission, instead of the role's"},
+    },
+}
+
+REQUIREMENT_FILES = ("requirements*.txt", "pyproject.toml", "Pipfile*", "poetry.lock", "setup.py")
+
+
+def dockerfile_path(ctx: CheckContext, body: dict[str, Any]) -> Path:
+    """The role's build (context + dockerfile) when there is one, else ./Dockerfile."""
+    if "file" in body:
+        return ctx.submission / body["file"]
+    services = ctx.stack_info.services if ctx.stack_info else {}
+    build = services.get(ctx.roles.get(body.get("role", "web"), ""), {}).get("build")
+    if isinstance(build, dict) and build.get("context"):
+        return Path(build["context"]) / build.get("dockerfile", "Dockerfile")
+    return ctx.submission / "Dockerfile"
+
+
+def load(ctx: CheckContext, body: dict[str, Any]) -> Dockerfile:
+    path = dockerfile_path(ctx, body)
+    if not path.is_file():
+        raise CheckFailed(f"no Dockerfile at {path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else path}")
+    return parse_dockerfile(path).final_stage()
+
+
+def cmd_uvicorn_exec_form(df: Dockerfile) -> Outcome:
+    cmd = df.last("CMD") or df.last("ENTRYPOINT")
+    if cmd is None:
+        return Outcome.fail("the Dockerfile has no CMD")
+    words = cmd.exec_form
+    if words is None:
+        return Outcome.fail(f"line {cmd.line}: CMD is in shell form ({cmd.value.strip()}); use the exec form "
+                            f'["uvicorn", ...] so uvicorn gets signals as PID 1')
+    full = [*(df.last("ENTRYPOINT").words if df.last("ENTRYPOINT") and cmd.name == "CMD" else []), *words]
+    if not any(w == "uvicorn" or w.endswith("/uvicorn") for w in full):
+        return Outcome.fail(f"line {cmd.line}: CMD does not run uvicorn: {full}")
+    hosts = [full[i + 1] for i, w in enumerate(full[:-1]) if w == "--host"]
+    hosts += [w.split("=", 1)[1] for w in full if w.startswith("--host=")]
+    if hosts != ["0.0.0.0"]:
+        return Outcome.fail(f"line {cmd.line}: uvicorn listens on {hosts[-1] if hosts else '127.0.0.1 (default)'}"
+                            f", which is unreachable from outside the container; add --host 0.0.0.0")
+    return Outcome.ok(f"line {cmd.line}: CMD {full}")
+
+
+def _copies_requirements(words: list[str]) -> bool:
+    sources = [w for w in words[:-1] if not w.startswith("--")]
+    return any(fnmatch.fnmatch(Path(s).name, pattern) for s in sources for pattern in REQUIREMENT_FILES)
+
+
+def _copies_everything(words: list[str]) -> bool:
+    sources = [w for w in words[:-1] if not w.startswith("--")]
+    return any(s in (".", "./", "*", "./*") for s in sources)
+
+
+def requirements_before_code(df: Dockerfile) -> Outcome:
+    req_copy = install = code_copy = None
+    for ins in df.instructions:
+        if ins.name in ("COPY", "ADD"):
+            if req_copy is None and _copies_requirements(ins.words):
+                req_copy = ins
+            if code_copy is None and _copies_everything(ins.words):
+                code_copy = ins
+        elif ins.name == "RUN" and install is None and "pip" in ins.value and "install" in ins.value:
+            install = ins
+    if install is None:
+        return Outcome.fail("no RUN pip install ... in the Dockerfile")
+    if code_copy is not None and code_copy.line < install.line:
+        return Outcome.fail(f"line {code_copy.line}: the whole app is copied before dependencies are installed "
+                            f"(line {install.line}); every code change reinstalls them")
+    if req_copy is None or req_copy.line > install.line:
+        return Outcome.fail(f"line {install.line}: pip install runs without the requirements file copied first")
+    return Outcome.ok(f"line {req_copy.line} copies requirements, line {install.line} installs them, "
+                      f"then the code is copied")
+
+
+def from_python(df: Dockerfile) -> Outcome:
+    base = df.instructions[0].value.split()[0] if df.instructions and df.instructions[0].name == "FROM" else ""
+    if fnmatch.fnmatch(base, "python:3*") or fnmatch.fnmatch(base, "*/python:3*"):
+        return Outcome.ok(f"FROM {base}")
+    return Outcome.fail(f"the image is based on {base or 'nothing'}, expected python:3.*")
+
+
+@check_type("dockerfile", schema=SCHEMA, needs_stack=False)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    if body["rule"] == "dockerignore":
+        context = dockerfile_path(ctx, body).parent
+        ignore = context / ".dockerignore"
+        if ignore.is_file() and ignore.read_bytes().strip():
+            return Outcome.ok(f".dockerignore lists {len(ignore.read_bytes().splitlines())} patterns")
+        return Outcome.fail(f"no .dockerignore (or an empty one) beside the Dockerfile in {context.name or '.'}")
+    rules = {"cmd_uvicorn_exec_form": cmd_uvicorn_exec_form, "requirements_before_code": requirements_before_code,
+             "from_python": from_python}
+    return rules[body["rule"]](load(ctx, body))

@@ -1,0 +1,101 @@
+"""`lifecycle`: a status, polled over HTTP or from Redis, passes through given states in time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._expect import MISSING, get_path, mismatches, parse_json, short
+from graders.checks.http import send
+from graders.checks.redis import connect, read_key
+from graders.results import Outcome
+
+STATE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+SCHEMA = {
+    "type": "object",
+    "required": ["field", "states"],
+    "additionalProperties": False,
+    "properties": {
+        "http": {"type": "object", "required": ["path"], "additionalProperties": False,
+                 "properties": {"path": {"type": "string"}, "role": {"type": "string"}}},
+        "redis": {"type": "object", "required": ["key"], "additionalProperties": False,
+                  "properties": {"key": {"type": "string"}, "role": {"type": "string"}}},
+        "field": {"type": "string", "description": "dotted path of the status in the JSON"},
+        "states": {"type": "array", "items": STATE, "minItems": 1,
+                   "description": "to be seen in this order (a list = any of them); the last is final"},
+        "allowed": {"type": "array", "items": {"type": "string"},
+                    "description": "any other status seen fails the check at once"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0},
+        "poll_s": {"type": "number", "exclusiveMinimum": 0},
+        "final_json": {"description": "the last observation must contain this JSON"},
+    },
+    "oneOf": [{"required": ["http"]}, {"required": ["redis"]}],
+}
+
+
+def progress(observed: list[str], states: list[list[str]]) -> int:
+    """How many of `states` the distinct observations have passed through, in order."""
+    matched = 0
+    for value in observed:
+        if matched < len(states) and value in states[matched]:
+            matched += 1
+    return matched
+
+
+def trail(observed: list[str]) -> str:
+    return " -> ".join(observed) if observed else "(nothing)"
+
+
+async def observe(ctx: CheckContext, body: dict[str, Any]) -> tuple[Any, str]:
+    """One look: the whole JSON and the status field (as text, or '(missing)')."""
+    if "http" in body:
+        answer = await send(ctx, {"method": "GET", **body["http"]})
+        data = parse_json(answer.body)
+        if answer.status >= 500 or data is MISSING:
+            raise CheckFailed(f"GET {body['http']['path']} answered {answer.status}: {answer.excerpt()}")
+    else:
+        client = connect(ctx, body["redis"])
+        try:
+            raw = await read_key(client, body["redis"]["key"])
+        finally:
+            await client.aclose()
+        data = parse_json(raw) if raw is not None else None
+        if data is MISSING:
+            raise CheckFailed(f"Redis key {body['redis']['key']!r} is not JSON: {short(raw)}")
+    value = get_path(data, body["field"]) if data is not None else MISSING
+    return data, "(missing)" if value is MISSING else str(value)
+
+
+@check_type("lifecycle", schema=SCHEMA)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    body = ctx.render(body)
+    states = [s if isinstance(s, list) else [s] for s in body["states"]]
+    final = states[-1]
+    allowed = set(body.get("allowed", [])) | {v for s in states for v in s}
+    within = float(body.get("within_s", 30))
+    source = f"GET {body['http']['path']}" if "http" in body else f"Redis {body['redis']['key']!r}"
+    deadline = time.monotonic() + within
+    observed: list[str] = []
+    started = time.monotonic()
+    while True:
+        data, value = await observe(ctx, body)
+        if not observed or observed[-1] != value:
+            observed.append(value)
+        if body.get("allowed") and value not in allowed and value != "(missing)":
+            return Outcome.fail(f"{source}: {body['field']} became {value!r}, which is not one of "
+                                f"{', '.join(sorted(allowed))}; seen: {trail(observed)}")
+        if value in final:
+            if progress(observed, states) < len(states):
+                wanted = " -> ".join("/".join(s) for s in states)
+                return Outcome.fail(f"{source}: {body['field']} reached {value!r} without passing through "
+                                    f"{wanted}; seen: {trail(observed)}")
+            if "final_json" in body and (diff := mismatches(body["final_json"], data)):
+                return Outcome.fail(f"{source} at {value!r}: {'; '.join(diff)}")
+            return Outcome.ok(f"{source}: {trail(observed)} in {time.monotonic() - started:.1f} s")
+        if time.monotonic() >= deadline:
+            wanted = " -> ".join("/".join(s) for s in states)
+            return Outcome.fail(f"{source}: {body['field']} did not reach {'/'.join(final)} within {within:g} s "
+                                f"(expected {wanted}); seen: {trail(observed)}")
+        await asyncio.sleep(float(body.get("poll_s", 0.2)))

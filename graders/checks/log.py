@@ -1,0 +1,64 @@
+"""`log`: a line appears in a file inside a role's container within N seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+from graders.checks import CheckContext, check_type
+from graders.checks._expect import short
+from graders.results import Outcome
+
+SCHEMA = {
+    "type": "object",
+    "required": ["role", "file"],
+    "additionalProperties": False,
+    "properties": {
+        "role": {"type": "string"},
+        "file": {"type": "string", "description": "path in the container; relative to its working directory"},
+        "contains": {"type": "string", "description": "a line must contain this text"},
+        "matches": {"type": "string", "description": "a line must match this regular expression"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0},
+        "poll_s": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "anyOf": [{"required": ["contains"]}, {"required": ["matches"]}],
+}
+
+
+def find_line(text: str, contains: str | None, pattern: re.Pattern | None) -> str | None:
+    for line in text.splitlines():
+        if (contains is None or contains in line) and (pattern is None or pattern.search(line)):
+            return line
+    return None
+
+
+@check_type("log", schema=SCHEMA)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    body = ctx.render(body)
+    service = ctx.service(body["role"])
+    contains = body.get("contains")
+    pattern = re.compile(body["matches"]) if body.get("matches") else None
+    wanted = repr(contains) if contains is not None else f"/{body['matches']}/"
+    within = float(body.get("within_s", 20))
+    deadline = time.monotonic() + within
+    text, error = "", None
+    while True:
+        try:
+            text = (await asyncio.to_thread(ctx.backend.read_file, service, body["file"])).decode(
+                "utf-8", errors="replace")
+            error = None
+        except FileNotFoundError as exc:
+            error = str(exc)
+        if (line := find_line(text, contains, pattern)) is not None:
+            return Outcome.ok(f"{body['file']} in '{service}' has the line: {short(line, 120)}")
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(float(body.get("poll_s", 0.5)))
+    if error:
+        return Outcome.fail(f"{body['file']} never appeared in service '{service}' within {within:g} s "
+                            f"(looked in its working directory)")
+    tail = "\n".join(text.splitlines()[-5:])
+    return Outcome.fail(f"no line with {wanted} in {body['file']} of '{service}' within {within:g} s; "
+                        f"last lines: {short(tail, 200) if tail else '(file is empty)'}")

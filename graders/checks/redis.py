@@ -1,0 +1,103 @@
+"""`redis`: what the stack's own Redis holds: a key, its JSON, a list element."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._expect import MISSING, mismatches, missing_keys, parse_json, short
+from graders.results import Outcome
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "role": {"type": "string", "description": "the Redis role (default: redis)"},
+        "db": {"type": "integer", "minimum": 0},
+        "key": {"type": "string"},
+        "list": {"type": "string", "description": "a list whose elements are inspected"},
+        "exists": {"type": "boolean"},
+        "value": {"type": "string", "description": "the key's exact string value"},
+        "json": {"description": "the key's JSON value must contain this (objects as subsets)"},
+        "json_keys": {"type": "array", "items": {"type": "string"}},
+        "contains_json": {"description": "some element of `list` must contain this JSON"},
+        "min_length": {"type": "integer", "minimum": 0},
+    },
+    "oneOf": [{"required": ["key"]}, {"required": ["list"]}],
+}
+
+
+def connect(ctx: CheckContext, body: dict[str, Any]) -> aioredis.Redis:
+    role = body.get("role", "redis")
+    host, port = ctx.backend.address(ctx.service(role), ctx.role_ports.get(role, 6379))
+    return aioredis.Redis(host=host, port=port, db=body.get("db", 0), socket_timeout=10, socket_connect_timeout=5)
+
+
+async def read_key(client: aioredis.Redis, key: str) -> bytes | None:
+    kind = (await client.type(key)).decode()
+    if kind not in ("string", "none"):
+        raise CheckFailed(f"Redis key {key!r} is a {kind}, expected a string (JSON text)")
+    return await client.get(key)
+
+
+def judge_key(key: str, raw: bytes | None, body: dict[str, Any]) -> Outcome:
+    if raw is None:
+        if body.get("exists") is False:
+            return Outcome.ok(f"Redis has no key {key!r}, as expected")
+        return Outcome.fail(f"Redis has no key {key!r}")
+    if body.get("exists") is False:
+        return Outcome.fail(f"Redis key {key!r} exists but should not")
+    text = raw.decode("utf-8", errors="replace")
+    if "value" in body and text != body["value"]:
+        return Outcome.fail(f"Redis key {key!r} is {short(text)}, expected {short(body['value'])}")
+    if "json" in body or "json_keys" in body:
+        data = parse_json(raw)
+        if data is MISSING:
+            return Outcome.fail(f"Redis key {key!r} is not JSON: {short(text)}")
+        problems = mismatches(body.get("json", {}), data) + [
+            f"{k}: missing" for k in missing_keys(body.get("json_keys", []), data)]
+        if problems:
+            return Outcome.fail(f"Redis key {key!r}: {'; '.join(problems)}", f"value: {short(text, 1000)}")
+    return Outcome.ok(f"Redis key {key!r} holds {short(text, 120)}")
+
+
+def judge_list(name: str, items: list[bytes], body: dict[str, Any]) -> Outcome:
+    if len(items) < body.get("min_length", 0):
+        return Outcome.fail(f"Redis list {name!r} has {len(items)} elements, expected at least {body['min_length']}")
+    if "contains_json" not in body:
+        return Outcome.ok(f"Redis list {name!r} has {len(items)} elements")
+    if not items:
+        return Outcome.fail(f"Redis list {name!r} is empty or missing; expected an element like "
+                            f"{short(body['contains_json'])}")
+    best: list[str] | None = None
+    for raw in items:
+        data = parse_json(raw)
+        problems = ["not JSON: " + short(raw.decode("utf-8", "replace"))] if data is MISSING else \
+            mismatches(body["contains_json"], data)
+        if not problems:
+            return Outcome.ok(f"Redis list {name!r} holds {short(data, 120)}")
+        if best is None or len(problems) < len(best):
+            best = problems
+    return Outcome.fail(f"no element of Redis list {name!r} matches; closest: {'; '.join(best or [])}",
+                        "elements: " + short(json.dumps([i.decode("utf-8", "replace") for i in items[:5]]), 1000))
+
+
+@check_type("redis", schema=SCHEMA)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    body = ctx.render(body)
+    client = connect(ctx, body)
+    try:
+        if "key" in body:
+            return judge_key(body["key"], await read_key(client, body["key"]), body)
+        kind = (await client.type(body["list"])).decode()
+        if kind not in ("list", "none"):
+            return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")
+        return judge_list(body["list"], await client.lrange(body["list"], 0, 199), body)
+    except redis.exceptions.RedisError as exc:
+        raise CheckFailed(f"could not talk to the stack's Redis: {exc}") from None
+    finally:
+        await client.aclose()

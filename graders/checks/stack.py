@@ -1,0 +1,84 @@
+"""`stack`: the state of the running stack, and the operations a check may need.
+
+As a check: `started: true` (the build and start succeeded) or `running: all | [roles]`.
+As a setup step: `stop`, `start` or `restart` a role's service, or `scale` it.
+The engine puts the stack back in shape after every stage that changed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from graders.checks import CheckContext, check_type
+from graders.results import Outcome
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "started": {"const": True, "description": "the stack was built and started"},
+        "running": {"oneOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}],
+                    "description": "these roles' services (or all) have every container running"},
+        "stop": {"type": "string", "description": "role whose service to stop"},
+        "start": {"type": "string", "description": "role whose service to start"},
+        "restart": {"type": "string"},
+        "scale": {"type": "object", "required": ["role", "replicas"], "additionalProperties": False,
+                  "properties": {"role": {"type": "string"}, "replicas": {"type": "integer", "minimum": 0,
+                                                                           "maximum": 10}}},
+    },
+    "minProperties": 1,
+    "maxProperties": 1,
+}
+
+
+async def wait_running(ctx: CheckContext, service: str, count: int, within_s: float = 30) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        states = (await asyncio.to_thread(ctx.backend.service_states)).get(service, [])
+        if states.count("running") >= count:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def _running(ctx: CheckContext, which: Any) -> Outcome:
+    states = await asyncio.to_thread(ctx.backend.service_states)
+    services = list(states) if which == "all" else [ctx.service(role) for role in which]
+    down = {s: states.get(s, []) for s in services if not states.get(s) or
+            any(state != "running" for state in states.get(s, []))}
+    if not down:
+        return Outcome.ok(f"running: {', '.join(services)}")
+    name, seen = next(iter(down.items()))
+    last = (await asyncio.to_thread(ctx.backend.logs, name, 8)).splitlines()[-3:]
+    return Outcome.fail(f"service '{name}' is {', '.join(seen) or 'gone'}, not running"
+                        + (f"; its last log lines: {' | '.join(last)}" if last else ""),
+                        "\n".join(f"{s}: {', '.join(v) or 'no container'}" for s, v in down.items()))
+
+
+@check_type("stack", schema=SCHEMA, needs_stack=False, usable_as_step=True)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    if "started" in body:
+        if ctx.stack_started:
+            return Outcome.ok("the images built and every service started")
+        return Outcome.fail(ctx.stack_problem or "the stack did not start")
+    if not ctx.stack_started:
+        return Outcome.fail(f"the stack is not running ({ctx.stack_problem or 'not started'})")
+    if "running" in body:
+        return await _running(ctx, body["running"])
+    if "scale" in body:
+        service, replicas = ctx.service(body["scale"]["role"]), body["scale"]["replicas"]
+        await asyncio.to_thread(ctx.backend.scale, service, replicas)
+        if not await wait_running(ctx, service, replicas):
+            return Outcome.fail(f"'{service}' did not reach {replicas} running replicas")
+        return Outcome.ok(f"scaled '{service}' to {replicas}")
+    action = next(iter(body))
+    service = ctx.service(body[action])
+    if action in ("stop", "restart"):
+        await asyncio.to_thread(ctx.backend.stop_service, service)
+    if action in ("start", "restart"):
+        await asyncio.to_thread(ctx.backend.start_service, service)
+        if not await wait_running(ctx, service, 1):
+            return Outcome.fail(f"'{service}' did not come back up after start")
+    return Outcome.ok(f"{action} '{service}'")

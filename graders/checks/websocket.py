@@ -1,0 +1,174 @@
+"""`websocket`: real clients on a chat endpoint: broadcast, vanishing clients, rejoining.
+
+Scenarios:
+- `broadcast`: N clients each send a fresh message; every client, the sender included,
+  must receive every message within `within_s`.
+- `disconnects`: N clients; one vanishes without a close frame (its TCP connection is
+  aborted), one closes cleanly; the rest must still get each other's messages, and a
+  new client must be able to join and chat.
+A received frame counts when it contains the sent text (a "Client 3: hi" prefix is fine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._expect import short
+from graders.results import Outcome
+
+MAX_FRAMES = 2000  # per client: a flooding server cannot grow the grader's memory without bound
+FRAME_CAP = 4096
+
+SCHEMA = {
+    "type": "object",
+    "required": ["scenario"],
+    "additionalProperties": False,
+    "properties": {
+        "role": {"type": "string", "description": "whose port to connect to (default: web)"},
+        "path": {"type": "string", "pattern": "^/"},
+        "scenario": {"enum": ["broadcast", "disconnects"]},
+        "clients": {"type": "integer", "minimum": 1, "maximum": 50},
+        "within_s": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+
+
+class Client:
+    """One chat participant that keeps reading frames in the background."""
+
+    def __init__(self, name: str, conn: ClientConnection):
+        self.name = name
+        self.conn = conn
+        self.frames: list[str] = []
+        self.changed = asyncio.Event()
+        self.closed_reason: str | None = None
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.conn:
+                text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+                if len(self.frames) < MAX_FRAMES:
+                    self.frames.append(text[:FRAME_CAP])
+                self.changed.set()
+        except ConnectionClosed as exc:
+            self.closed_reason = f"closed by the server (code {exc.rcvd.code if exc.rcvd else 'none'})"
+        except Exception as exc:  # noqa: BLE001 - a broken connection is an observation, not a crash
+            self.closed_reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.changed.set()
+
+    def got(self, text: str) -> bool:
+        return any(text in frame for frame in self.frames)
+
+    async def send(self, text: str) -> None:
+        try:
+            await self.conn.send(text)
+        except ConnectionClosed:
+            raise CheckFailed(f"{self.name} could not send: the server closed its connection") from None
+
+    def vanish(self) -> None:
+        """Drop the TCP connection without a close frame, like a laptop lid shutting."""
+        self.conn.transport.abort()
+        self.reader.cancel()
+
+    async def close(self) -> None:
+        self.reader.cancel()
+        try:
+            await asyncio.wait_for(self.conn.close(), timeout=3)
+        except Exception:  # noqa: BLE001 - closing a dead connection is fine
+            self.conn.transport.abort()
+
+
+async def open_client(url: str, name: str) -> Client:
+    try:
+        conn = await asyncio.wait_for(connect(url, open_timeout=5, max_size=1 << 20, ping_interval=None,
+                                              proxy=None), timeout=8)
+    except InvalidStatus as exc:
+        raise CheckFailed(f"{name}: the websocket handshake at {url} was refused with HTTP "
+                          f"{exc.response.status_code}") from None
+    except (InvalidHandshake, OSError, asyncio.TimeoutError, TimeoutError) as exc:
+        raise CheckFailed(f"{name}: could not open a websocket to {url}: {type(exc).__name__}: {exc}") from None
+    return Client(name, conn)
+
+
+async def expect_everyone_gets(clients: list[Client], text: str, within_s: float, situation: str) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        missing = [c for c in clients if not c.got(text)]
+        if not missing:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            who = missing[0]
+            seen = short(who.frames[-3:], 160) if who.frames else "nothing"
+            closed = f"; its connection was {who.closed_reason}" if who.closed_reason else ""
+            raise CheckFailed(f"{situation}: {who.name} did not receive {text!r} within {within_s:g} s "
+                              f"({len(missing)} of {len(clients)} clients missed it; it saw {seen}{closed})")
+        for c in missing:
+            c.changed.clear()
+        waits = [asyncio.create_task(c.changed.wait()) for c in missing]
+        _done, pending = await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+
+
+def message(tag: str) -> str:
+    return f"{tag}-{secrets.token_hex(4)}"
+
+
+async def broadcast(url: str, count: int, within_s: float) -> str:
+    clients = [await open_client(url, f"client {i + 1}") for i in range(count)]
+    try:
+        for client in clients:
+            text = message(f"hello-from-{client.name.replace(' ', '')}")
+            await client.send(text)
+            await expect_everyone_gets(clients, text, within_s, f"{client.name} of {count} sent a message")
+        return f"{count} clients each got all {count} messages, their own included"
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def disconnects(url: str, count: int, within_s: float) -> str:
+    count = max(count, 3)
+    clients = [await open_client(url, f"client {i + 1}") for i in range(count)]
+    newcomer = None
+    try:
+        warm = message("before")
+        await clients[0].send(warm)
+        await expect_everyone_gets(clients, warm, within_s, "before any disconnect")
+        vanished, leaver, rest = clients[-1], clients[-2], clients[:-2]
+        vanished.vanish()
+        await leaver.close()
+        await asyncio.sleep(0.3)
+        for sender in rest[:2]:
+            text = message("after")
+            await sender.send(text)
+            await expect_everyone_gets(rest, text, within_s,
+                                       f"after one client vanished and one closed, {sender.name} sent")
+        newcomer = await open_client(url, "a new client")
+        text = message("newcomer")
+        await newcomer.send(text)
+        await expect_everyone_gets([*rest, newcomer], text, within_s, "a client joined after the disconnects")
+        return (f"{len(rest)} clients kept chatting after one vanished and one closed, "
+                f"and a new client joined")
+    finally:
+        await asyncio.gather(*(c.close() for c in [*clients, *([newcomer] if newcomer else [])]))
+
+
+SCENARIOS = {"broadcast": broadcast, "disconnects": disconnects}
+
+
+@check_type("websocket", schema=SCHEMA)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    body = ctx.render(body)
+    url = ctx.base_url(body.get("role", "web")).replace("http://", "ws://", 1) + body.get("path", "/ws")
+    summary = await SCENARIOS[body["scenario"]](url, int(body.get("clients", 2)), float(body.get("within_s", 2)))
+    return Outcome.ok(summary)

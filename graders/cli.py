@@ -1,0 +1,163 @@
+"""The command line: `runner.py SUBMISSION [options]`, plus `schema` and `clean`.
+
+Exit codes: 0 grading ran (whatever the score); 1 the score is under --fail-under;
+2 misuse (bad path, bad flags, bad spec); 3 the grader itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+
+from graders import __version__
+from graders.backends.base import Limits
+from graders.engine import GradeOptions, grade
+from graders.reports import ReportOptions, formats
+from graders.results import CheckResult, Status
+from graders.spec.loader import SpecError, load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = ROOT / "specs" / "lab4.yaml"
+EXIT_OK, EXIT_UNDER, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+
+
+class Usage(Exception):
+    """Misuse of the command: exit 2 with this message."""
+
+
+def grade_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="runner.py", description="Grade a lab submission (a folder with a Dockerfile "
+                                "and compose.yaml) against a YAML spec. Other commands: schema, clean.")
+    p.add_argument("submission", help="the submission folder")
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="spec file (default: specs/lab4.yaml)")
+    p.add_argument("--part", action="append", default=[], metavar="ID", help="grade only this part (repeatable)")
+    p.add_argument("--format", action="append", default=[], metavar="NAME",
+                   help=f"report format, repeatable: {', '.join(sorted(formats()))} (default: text)")
+    p.add_argument("--out", action="append", default=[], metavar="FILE",
+                   help="where each --format goes, in the same order ('-' = stdout; default stdout)")
+    p.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is under N")
+    p.add_argument("--keep-up", action="store_true", help="leave the stack running after grading")
+    p.add_argument("--lang", choices=["ru", "en"], default="ru", help="language of hints (default: ru)")
+    p.add_argument("--audience", choices=["instructor", "student"], default="instructor",
+                   help="student: leave hidden checks and service logs out of the report")
+    p.add_argument("--seed", type=int, help="seed for the random inputs (default: fresh each run)")
+    p.add_argument("--check-timeout", type=float, metavar="S", help="seconds per check (overrides the spec)")
+    p.add_argument("--build-timeout", type=float, metavar="S", help="seconds for the build (overrides the spec)")
+    p.add_argument("--workdir", help="where artefacts go (default: a temporary folder)")
+    p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--version", action="version", version=f"lab4-grader {__version__}")
+    return p
+
+
+def progress_printer(console: Console):
+    marks = {Status.PASSED: "[green]✔", Status.FAILED: "[red]✘", Status.ERROR: "[magenta]!",
+             Status.SKIPPED: "[yellow]–"}
+
+    def on_event(kind: str, payload) -> None:
+        if kind == "step":
+            console.print(f"[bold]» {payload}[/]")
+        elif kind == "check" and isinstance(payload, CheckResult):
+            console.print(f"  {marks[payload.status]} {payload.id}[/] ({payload.duration_s:.1f} s)")
+        elif kind == "teardown":
+            console.print("[bold]» teardown[/]")
+
+    return on_event
+
+
+def run_grade(argv: list[str]) -> int:
+    args = grade_parser().parse_args(argv)
+    submission = Path(args.submission)
+    if not submission.exists():
+        raise Usage(f"{submission}: no such folder")
+    if not submission.is_dir():
+        raise Usage(f"{submission}: not a folder (unpack a zip first)")
+    names = args.format or ["text"]
+    unknown = [n for n in names if n not in formats()]
+    if unknown:
+        raise Usage(f"unknown --format {', '.join(unknown)}; known: {', '.join(sorted(formats()))}")
+    if len(args.out) > len(names):
+        raise Usage("more --out than --format")
+    outs = args.out + ["-"] * (len(names) - len(args.out))
+    spec = load_spec(args.spec)
+    if args.part and (missing := set(args.part) - {p.id for p in spec.parts}):
+        raise Usage(f"no part {', '.join(sorted(missing))} in {args.spec}; parts: "
+                    f"{', '.join(p.id for p in spec.parts)}")
+    if args.build_timeout:
+        from dataclasses import replace
+        spec = replace(spec, timeouts=replace(spec.timeouts, build_s=args.build_timeout))
+    stderr = Console(stderr=True, no_color=args.no_color, highlight=False)
+    options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
+                           limits=Limits(), check_timeout_s=args.check_timeout)
+    backend = make_backend(submission, spec, args)
+    report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
+    color = not args.no_color and sys.stdout.isatty()
+    for name, out in zip(names, outs, strict=True):
+        text = formats()[name](report, ReportOptions(audience=args.audience, color=color and out == "-"))
+        if out == "-":
+            sys.stdout.write(text)
+        else:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(text, encoding="utf-8")
+    if args.fail_under is not None and report.score < args.fail_under:
+        return EXIT_UNDER
+    return EXIT_OK
+
+
+def make_backend(submission: Path, spec, args):
+    from graders.backends.docker import DockerBackend, engine_available
+
+    if not engine_available():
+        raise Usage("no Docker engine answers (is dockerd running? `python -m graders.testbed` starts one)")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="grader-"))
+    return DockerBackend(submission, workdir, build_timeout_s=spec.timeouts.build_s)
+
+
+def run_schema(argv: list[str]) -> int:
+    from graders.checks import registry
+    from graders.spec.schema import spec_schema
+
+    p = argparse.ArgumentParser(prog="runner.py schema", description="Print the spec JSON Schema.")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    args = p.parse_args(argv)
+    text = json.dumps(spec_schema(registry()), indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+COMMANDS = {"schema": run_schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM takes the same road as Ctrl-C, so teardown runs in the engine's `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
+        return run_grade(argv)
+    except Usage as exc:
+        print(f"runner.py: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpecError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("runner.py: interrupted; the stack was torn down", file=sys.stderr)
+        return 130
+    except SystemExit:
+        raise
+    except Exception:  # noqa: BLE001 - the grader's own fault: say so, exit 3
+        print("runner.py: the grader itself failed (a bug; please report it):", file=sys.stderr)
+        traceback.print_exc()
+        return EXIT_GRADER

@@ -1,0 +1,213 @@
+"""Run one spec against one submission on one backend.
+
+Order of work: inspect the submission -> discover roles -> build -> start -> run the
+checks stage by stage (checks of a stage run concurrently, each after its `needs`) ->
+capture logs -> tear down, always. Nothing here prints: progress goes to `on_event`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders import __version__
+from graders.backends.base import Backend, Limits, StackError, StackInfo
+from graders.backends.discovery import discover_roles
+from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
+from graders.dockerfile import parse_dockerfile
+from graders.results import CheckResult, GradingReport, Outcome, PartResult, Status
+from graders.spec.model import CheckSpec, Spec
+from graders.spec.template import draw_inputs
+
+EventFn = Callable[[str, Any], None]
+
+
+@dataclass
+class GradeOptions:
+    parts: tuple[str, ...] = ()  # empty: all parts
+    lang: str = "ru"
+    seed: int | None = None
+    keep_up: bool = False
+    limits: Limits = field(default_factory=Limits)
+    check_timeout_s: float | None = None  # overrides the spec's
+
+
+@dataclass
+class _Stack:
+    """What the checks may learn of the stack's bring-up."""
+
+    info: StackInfo | None = None
+    started: bool = False
+    problem: StackError | None = None
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions | None = None,
+          on_event: EventFn | None = None) -> GradingReport:
+    options = options or GradeOptions()
+    emit = on_event or (lambda kind, payload: None)
+    started = time.monotonic()
+    report = GradingReport(submission=str(submission), spec=spec.path, grader_version=__version__,
+                           backend=backend.name)
+    stack = _Stack()
+    try:
+        _bring_up(submission, spec, backend, report, stack, emit)
+        t0 = time.monotonic()
+        variables = draw_inputs(spec.inputs, options.seed)
+        report.parts = asyncio.run(_run_checks(submission, spec, backend, stack, variables, options, emit,
+                                                 report.problems))
+        report.timings.checks_s = time.monotonic() - t0
+        if stack.started:
+            _capture_logs(backend, report)
+    finally:
+        t0 = time.monotonic()
+        if options.keep_up and stack.started:
+            report.notes.append("--keep-up: the stack is still running; remove it with `runner.py clean`")
+        else:
+            emit("teardown", None)
+            try:
+                backend.teardown()
+            except Exception as exc:  # noqa: BLE001 - teardown trouble must not hide the grades
+                report.problems.append(f"teardown: {exc}")
+        report.timings.teardown_s = time.monotonic() - t0
+        report.timings.total_s = time.monotonic() - started
+    return report
+
+
+def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingReport, stack: _Stack,
+              emit: EventFn) -> None:
+    try:
+        emit("step", "inspect")
+        stack.info = backend.inspect()
+        report.notes.extend(stack.info.notes)
+        image_cmd = ""
+        if stack.info.dockerfile:
+            try:
+                image_cmd = parse_dockerfile(submission / stack.info.dockerfile).final_stage().command_text()
+            except (OSError, ValueError):
+                pass
+        stack.roles, missing = discover_roles(spec.roles, stack.info.services, image_cmd)
+        report.notes.append("roles: " + (", ".join(f"{r}={s}" for r, s in stack.roles.items()) or "none found"))
+        if missing:
+            report.problems.append(f"no service found for the role(s): {', '.join(missing)} "
+                                   f"(services: {', '.join(stack.info.services) or 'none'})")
+        probe = {stack.roles[r]: [role.port] for r, role in spec.roles.items() if role.port and r in stack.roles}
+        ready = {stack.roles[r]: (role.port, role.probe == "http")
+                 for r, role in spec.roles.items() if role.port and r in stack.roles}
+        emit("step", "build")
+        t0 = time.monotonic()
+        backend.prepare(probe)
+        report.timings.build_s = time.monotonic() - t0
+        emit("step", "start")
+        t0 = time.monotonic()
+        backend.start(ready, spec.timeouts.start_s)
+        report.timings.up_s = time.monotonic() - t0
+        stack.started = True
+    except StackError as exc:
+        stack.problem = exc
+        report.problems.append(f"{exc.step}: {exc.message}" + (f"\n{exc.details}" if exc.details else ""))
+
+
+def _capture_logs(backend: Backend, report: GradingReport) -> None:
+    for service in backend.service_states():
+        try:
+            report.service_logs[service] = backend.logs(service, tail=100)
+        except Exception as exc:  # noqa: BLE001 - a log we cannot read is reported, not fatal
+            report.service_logs[service] = f"(logs unavailable: {exc})"
+
+
+async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _Stack, variables: dict[str, Any],
+                      options: GradeOptions, emit: EventFn, problems: list[str]) -> list[PartResult]:
+    types = registry()
+    selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
+    results: dict[str, CheckResult] = {}
+    role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
+
+    async def run_one(check: CheckSpec, done: dict[str, asyncio.Event]) -> None:
+        for need in check.needs:
+            if need in done:
+                await done[need].wait()
+        result = await _run_check(check, types[check.type], results, stack, backend, submission,
+                                  role_ports, variables, spec, options)
+        results[check.qualified_id] = result
+        emit("check", result)
+        done[check.qualified_id].set()
+
+    for stage in sorted({c.stage for c in selected}):
+        in_stage = [c for c in selected if c.stage == stage]
+        done = {c.qualified_id: asyncio.Event() for c in in_stage}
+        await asyncio.gather(*(run_one(c, done) for c in in_stage))
+        if stack.started and getattr(backend, "dirty", False):
+            try:
+                await asyncio.to_thread(backend.restore)
+            except StackError as exc:
+                stack.problem, stack.started = exc, False
+                problems.append(f"{exc.step}: {exc.message}")
+
+    parts = []
+    for part in spec.parts:
+        if options.parts and part.id not in options.parts:
+            continue
+        parts.append(PartResult(id=part.id, title=part.title, bonus=part.bonus,
+                                checks=[results[c.qualified_id] for c in part.checks]))
+    return parts
+
+
+async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: _Stack,
+                     backend: Backend, submission: Path, role_ports: dict[str, int], variables: dict[str, Any],
+                     spec: Spec, options: GradeOptions) -> CheckResult:
+    hint = check.hint_in(options.lang)
+
+    def result(status: Status, message: str, details: str = "", duration: float = 0.0) -> CheckResult:
+        return CheckResult(id=check.id, title=check.title, status=status,
+                           score=check.points if status is Status.PASSED else 0.0, max_score=check.points,
+                           message=message, hint=hint, details=details, duration_s=duration,
+                           visibility=check.visibility, check_type=check.type)
+
+    for need in check.needs:
+        prior = results.get(need)
+        if prior is None:
+            return result(Status.SKIPPED, f"not run: it needs '{need}', which was not run")
+        if prior.status is not Status.PASSED:
+            return result(Status.SKIPPED, f"not run: it needs '{need}', which {prior.status.value}")
+    step_types = [registry()[s.type] for s in check.setup]
+    if any(t.needs_stack for t in [check_type, *step_types]) and not stack.started:
+        why = f"{stack.problem.step} failed: {stack.problem.message}" if stack.problem else "the stack is not running"
+        return result(Status.SKIPPED, f"not run: {why}")
+
+    ctx = CheckContext(backend=backend, submission=submission, roles=stack.roles, role_ports=role_ports,
+                       variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
+                       or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
+                       stack_started=stack.started,
+                       stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
+    started = time.monotonic()
+    try:
+        outcome = await asyncio.wait_for(_setup_then_run(ctx, check, check_type), timeout=ctx.timeout_s)
+        status = Status.PASSED if outcome.passed else Status.FAILED
+        return result(status, outcome.message, outcome.details, time.monotonic() - started)
+    except CheckFailed as exc:
+        return result(Status.FAILED, exc.message, exc.details, time.monotonic() - started)
+    except StackUnavailable as exc:
+        return result(Status.FAILED, str(exc), "", time.monotonic() - started)
+    except (asyncio.TimeoutError, TimeoutError):
+        return result(Status.FAILED, f"no verdict within {ctx.timeout_s:g} s: the submission did not answer in time",
+                      "", time.monotonic() - started)
+    except StackError as exc:
+        return result(Status.ERROR, f"{exc.step}: {exc.message}", exc.details, time.monotonic() - started)
+    except Exception as exc:  # noqa: BLE001 - a grader fault becomes this check's error, not a crash
+        return result(Status.ERROR, f"grader error in check '{check.qualified_id}': {type(exc).__name__}: {exc}",
+                      traceback.format_exc(limit=8), time.monotonic() - started)
+
+
+async def _setup_then_run(ctx: CheckContext, check: CheckSpec, check_type) -> Outcome:
+    types = registry()
+    for index, step in enumerate(check.setup, start=1):
+        outcome = await types[step.type].run(ctx, step.body)
+        if not outcome.passed:
+            raise CheckFailed(f"setup step {index} ({step.type}): {outcome.message}", outcome.details)
+    return await check_type.run(ctx, check.body)

@@ -1,0 +1,30 @@
+"""`json`: the machine-readable report; its schema is specs/report.schema.json."""
+
+from __future__ import annotations
+
+import json
+
+from graders.reports import ReportOptions, for_audience, report_format
+from graders.results import GradingReport
+
+
+def report_dict(report: GradingReport, options: ReportOptions) -> dict:
+    data = report.to_dict()
+    if options.audience == "student":
+        hidden = [(p, c) for p, c in report.all_checks() if c.visibility != "visible"]
+        visible_ids = {(p.id, c.id) for p, c in for_audience(report, options).all_checks()}
+        for part in data["parts"]:
+            part["checks"] = [c for c in part["checks"] if (part["id"], c["id"]) in visible_ids]
+        if hidden:
+            data["notes"].append(f"{len(hidden)} hidden check(s) count toward the score but are not shown")
+    else:
+        data["service_logs"] = report.service_logs
+        for part, check in zip(data["parts"], report.parts, strict=True):
+            for item, result in zip(part["checks"], check.checks, strict=True):
+                item["details"] = result.details
+    return data
+
+
+@report_format("json")
+def render(report: GradingReport, options: ReportOptions) -> str:
+    return json.dumps(report_dict(report, options), ensure_ascii=False, indent=2) + "\n"

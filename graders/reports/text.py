@@ -1,0 +1,61 @@
+"""`text`: a readable per-part table with totals, coloured on a terminal (rich)."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from graders.reports import ReportOptions, for_audience, report_format
+from graders.results import GradingReport, Status
+
+MARKS = {Status.PASSED: ("✔", "green"), Status.FAILED: ("✘", "red"), Status.ERROR: ("!", "magenta"),
+         Status.SKIPPED: ("–", "yellow")}
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+@report_format("text")
+def render(report: GradingReport, options: ReportOptions) -> str:
+    shown = for_audience(report, options)
+    buffer = StringIO()
+    console = Console(file=buffer, force_terminal=options.color, no_color=not options.color, width=options.width,
+                      highlight=False, soft_wrap=False)
+    console.print(Text(f"Submission: {report.submission}", style="bold"))
+    console.print(f"Spec: {report.spec}   backend: {report.backend}   grader {report.grader_version}")
+    for problem in report.problems:
+        first, *rest = problem.splitlines()
+        console.print(Text(f"Problem: {first}", style="bold red"))
+        for line in rest[-12:]:
+            console.print(Text(f"    {line}", style="red"))
+    for part in shown.parts:
+        table = Table(title=f"{part.title}  [{part.id}]" + ("  (bonus)" if part.bonus else ""),
+                      title_justify="left", show_header=True, expand=True, header_style="bold")
+        table.add_column("", width=1)
+        table.add_column("check", ratio=2)
+        table.add_column("points", justify="right", width=9)
+        table.add_column("what was seen", ratio=5)
+        for check in part.checks:
+            mark, colour = MARKS[check.status]
+            seen = Text(check.message)
+            if check.status is not Status.PASSED and check.hint:
+                seen.append(f"\nhint: {check.hint}", style="cyan")
+            table.add_row(Text(mark, style=colour), Text(check.id, style=colour),
+                          f"{_points(check.score)}/{_points(check.max_score)}", seen)
+        total = [p for p in report.parts if p.id == part.id][0]
+        table.caption = f"{_points(total.score)} / {_points(total.max_score)}"
+        table.caption_justify = "right"
+        console.print(table)
+    console.print(Text(f"Score: {_points(report.score)} / {_points(report.max_score)}"
+                       + (f"   bonus: +{_points(report.bonus_score)}" if any(p.bonus for p in report.parts) else ""),
+                       style="bold"))
+    for note in report.notes:
+        console.print(f"note: {note}")
+    t = report.timings
+    console.print(f"time: build {t.build_s:.1f} s, start {t.up_s:.1f} s, checks {t.checks_s:.1f} s, "
+                  f"teardown {t.teardown_s:.1f} s, total {t.total_s:.1f} s")
+    return buffer.getvalue()

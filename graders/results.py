@@ -1,0 +1,140 @@
+"""Typed results: what a check, a part and a whole grading produced. Reports read only these."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the check could not run to a verdict (stack down, grader fault)
+    SKIPPED = "skipped"  # a precondition failed, or the part was not selected
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check module returns: a verdict and the one line that explains it."""
+
+    passed: bool
+    message: str
+    details: str = ""  # longer evidence for instructors: body excerpts, log tails
+
+    @classmethod
+    def ok(cls, message: str, details: str = "") -> Outcome:
+        return cls(True, message, details)
+
+    @classmethod
+    def fail(cls, message: str, details: str = "") -> Outcome:
+        return cls(False, message, details)
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    status: Status
+    score: float
+    max_score: float
+    message: str
+    hint: str = ""
+    details: str = ""
+    duration_s: float = 0.0
+    visibility: str = "visible"
+    check_type: str = ""
+
+
+@dataclass
+class PartResult:
+    id: str
+    title: str
+    bonus: bool
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 2)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 2)
+
+
+@dataclass
+class Timings:
+    build_s: float = 0.0
+    up_s: float = 0.0
+    checks_s: float = 0.0
+    teardown_s: float = 0.0
+    total_s: float = 0.0
+
+
+@dataclass
+class GradingReport:
+    submission: str
+    spec: str
+    grader_version: str
+    backend: str
+    parts: list[PartResult] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    # What went wrong before or around the checks (build failed, service exited): the
+    # student reads this first.
+    problems: list[str] = field(default_factory=list)
+    service_logs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(p.score for p in self.parts if not p.bonus), 2)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(p.max_score for p in self.parts if not p.bonus), 2)
+
+    @property
+    def bonus_score(self) -> float:
+        return round(sum(p.score for p in self.parts if p.bonus), 2)
+
+    def all_checks(self):
+        for part in self.parts:
+            for check in part.checks:
+                yield part, check
+
+    def to_dict(self) -> dict:
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "bonus_score": self.bonus_score,
+            "parts": [
+                {
+                    "id": p.id,
+                    "title": p.title,
+                    "bonus": p.bonus,
+                    "score": p.score,
+                    "max_score": p.max_score,
+                    "checks": [
+                        {
+                            "id": c.id,
+                            "title": c.title,
+                            "status": c.status.value,
+                            "score": c.score,
+                            "max_score": c.max_score,
+                            "message": c.message,
+                            "hint": c.hint,
+                            "duration_s": round(c.duration_s, 3),
+                            "visibility": c.visibility,
+                        }
+                        for c in p.checks
+                    ],
+                }
+                for p in self.parts
+            ],
+            "timings": {k: round(v, 3) for k, v in asdict(self.timings).items()},
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+            "submission": self.submission,
+            "spec": self.spec,
+            "backend": self.backend,
+            "grader_version": self.grader_version,
+        }

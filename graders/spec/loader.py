@@ -1,0 +1,200 @@
+"""Load a spec: YAML -> JSON Schema -> meaning checks -> typed model.
+
+Every problem names the file, the line and the path inside the document
+(`parts[2].checks[0].http.status`), and says what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from graders.checks import registry
+from graders.spec.model import CheckSpec, PartSpec, RoleSpec, Spec, Step, Timeouts
+from graders.spec.schema import spec_schema
+from graders.spec.template import placeholders
+
+
+class SpecError(Exception):
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: invalid spec\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def format_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def line_of(node: yaml.Node | None, path) -> int:
+    """The 1-based line of the deepest node on `path` that exists."""
+    line = node.start_mark.line + 1 if node is not None else 0
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _schema_problems(data: Any, root: yaml.Node, where: str) -> list[str]:
+    validator = jsonschema.Draft202012Validator(spec_schema(registry()))
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(error.absolute_path)
+        problems.append(f"{where}:{line_of(root, path)}: {format_path(path)}: {error.message}")
+    return problems
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(where, ["no such file"]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(where, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except OSError as exc:
+        raise SpecError(where, [exc.strerror or str(exc)]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark else "?"
+        raise SpecError(where, [f"{where}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(data, dict):
+        raise SpecError(where, [f"{where}:1: a spec is a mapping with `version` and `parts`"])
+    problems = _schema_problems(data, root, where)
+    if problems:
+        raise SpecError(where, problems)
+    spec, problems = _build(data, root, where)
+    if problems:
+        raise SpecError(where, problems)
+    return spec
+
+
+def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
+    types = registry()
+    problems: list[str] = []
+
+    def problem(path: list, message: str) -> None:
+        problems.append(f"{where}:{line_of(root, path)}: {format_path(path)}: {message}")
+
+    roles = {
+        name: RoleSpec(name=name, names=tuple(r.get("names", ())), image=tuple(r.get("image", ())),
+                       command=tuple(r.get("command", ())), not_command=tuple(r.get("not_command", ())),
+                       port=r.get("port"), probe=r.get("probe", "tcp"), service=r.get("service"), optional=bool(r.get("optional", False)))
+        for name, r in (data.get("roles") or {}).items()
+    }
+    inputs = dict(data.get("inputs") or {})
+    known_ids = {f"{p['id']}.{c['id']}" for p in data["parts"] for c in p["checks"]}
+    saved_names = set()
+    for part in data["parts"]:
+        for check in part["checks"]:
+            for body in [check, *check.get("setup", [])]:
+                for type_name in types:
+                    saved_names |= set((body.get(type_name) or {}).get("save", {}) or {})
+    variables = set(inputs) | saved_names
+
+    parts: list[PartSpec] = []
+    seen_parts: set[str] = set()
+    for pi, part in enumerate(data["parts"]):
+        ppath = ["parts", pi]
+        if part["id"] in seen_parts:
+            problem([*ppath, "id"], f"part id '{part['id']}' is used twice")
+        seen_parts.add(part["id"])
+        checks: list[CheckSpec] = []
+        seen_checks: set[str] = set()
+        for ci, check in enumerate(part["checks"]):
+            cpath = [*ppath, "checks", ci]
+            if check["id"] in seen_checks:
+                problem([*cpath, "id"], f"check id '{check['id']}' is used twice in part '{part['id']}'")
+            seen_checks.add(check["id"])
+            type_names = [t for t in types if t in check]
+            if len(type_names) != 1:
+                problem(cpath, f"a check has exactly one type, one of: {', '.join(sorted(types))}; "
+                               f"found {', '.join(type_names) or 'none'}")
+                continue
+            type_name = type_names[0]
+            needs = []
+            for ni, need in enumerate(check.get("needs", [])):
+                qualified = need if "." in need else f"{part['id']}.{need}"
+                if qualified not in known_ids:
+                    problem([*cpath, "needs", ni], f"no check '{need}' to depend on")
+                needs.append(qualified)
+            setup = tuple(Step(type=next(iter(s)), body=next(iter(s.values()))) for s in check.get("setup", []))
+            for name in sorted(placeholders([check[type_name], *(s.body for s in setup)]) - variables):
+                problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
+            for role in sorted(_roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
+                problem([*cpath, type_name], f"role '{role}' is not defined in `roles`")
+            hint = check.get("hint", {})
+            checks.append(CheckSpec(
+                part=part["id"], id=check["id"], title=check.get("title", check["id"]),
+                points=float(check["points"]), type=type_name, body=check[type_name], needs=tuple(needs),
+                stage=int(check.get("stage", 0)), visibility=check.get("visibility", "visible"),
+                hint={"": hint} if isinstance(hint, str) else dict(hint), setup=setup,
+                bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
+                line=line_of(root, cpath)))
+        total = sum(c.points for c in checks)
+        if "points" in part and abs(float(part["points"]) - total) > 1e-9:
+            problem([*ppath, "points"], f"part '{part['id']}' says {part['points']} points but its checks "
+                                        f"add up to {total:g}")
+        parts.append(PartSpec(id=part["id"], title=part.get("title", part["id"]),
+                              points=float(part.get("points", total)), bonus=bool(part.get("bonus", False)),
+                              checks=tuple(checks)))
+    _check_needs_graph(parts, problem)
+    spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
+                timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts))
+    return spec, problems
+
+
+def _roles_named(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["role"]} if isinstance(value.get("role"), str) else set()
+        for key in ("stop", "start", "restart", "target"):
+            if isinstance(value.get(key), str):
+                found.add(value[key])
+        if isinstance(value.get("running"), list):
+            found |= set(value["running"])
+        return found.union(*(_roles_named(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_roles_named(v) for v in value)) if value else set()
+    return set()
+
+
+def _check_needs_graph(parts: list[PartSpec], problem) -> None:
+    checks = {c.qualified_id: (pi, ci, c) for pi, p in enumerate(parts) for ci, c in enumerate(p.checks)}
+    for qid, (pi, ci, check) in checks.items():
+        for need in check.needs:
+            if need in checks and checks[need][2].stage > check.stage:
+                problem(["parts", pi, "checks", ci, "needs"],
+                        f"'{need}' runs in a later stage ({checks[need][2].stage}) than this check ({check.stage})")
+    state: dict[str, int] = {}
+
+    def visit(qid: str, trail: list[str]) -> None:
+        if state.get(qid) == 2 or qid not in checks:
+            return
+        if state.get(qid) == 1:
+            pi, ci, _ = checks[qid]
+            problem(["parts", pi, "checks", ci, "needs"], "needs form a cycle: " + " -> ".join([*trail, qid]))
+            return
+        state[qid] = 1
+        for need in checks[qid][2].needs:
+            visit(need, [*trail, qid])
+        state[qid] = 2
+
+    for qid in checks:
+        visit(qid, [])

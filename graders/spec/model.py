@@ -1,0 +1,92 @@
+"""The typed model of a spec: what the loader hands to the engine once validation passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """How to find one service of a student's stack, whatever the student named it."""
+
+    name: str
+    names: tuple[str, ...] = ()
+    image: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    not_command: tuple[str, ...] = ()
+    port: int | None = None
+    probe: str = "tcp"  # how readiness is known on `port`: "http" (any status line) or "tcp"
+    service: str | None = None  # pinned: the service is exactly this one
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action of a check's `setup`: a check type's body run for its effect."""
+
+    type: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    part: str
+    id: str
+    title: str
+    points: float
+    type: str
+    body: dict[str, Any]
+    needs: tuple[str, ...] = ()  # qualified ids "part.check"
+    stage: int = 0
+    visibility: str = "visible"
+    hint: dict[str, str] = field(default_factory=dict)  # language -> text; "" key = any
+    setup: tuple[Step, ...] = ()
+    bonus: bool = False
+    timeout_s: float | None = None
+    line: int = 0
+
+    @property
+    def qualified_id(self) -> str:
+        return f"{self.part}.{self.id}"
+
+    def hint_in(self, lang: str) -> str:
+        return self.hint.get(lang) or self.hint.get("") or self.hint.get("en") or next(iter(self.hint.values()), "")
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    id: str
+    title: str
+    points: float
+    bonus: bool
+    checks: tuple[CheckSpec, ...]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    build_s: float = 900
+    start_s: float = 120
+    check_s: float = 90
+    total_s: float = 1800
+
+
+@dataclass(frozen=True)
+class Spec:
+    version: int
+    title: str
+    path: str
+    inputs: dict[str, dict[str, Any]]
+    roles: dict[str, RoleSpec]
+    timeouts: Timeouts
+    parts: tuple[PartSpec, ...]
+
+    def checks(self):
+        for part in self.parts:
+            yield from part.checks
+
+    def check(self, qualified_id: str) -> CheckSpec:
+        for check in self.checks():
+            if check.qualified_id == qualified_id:
+                return check
+        raise KeyError(qualified_id)
