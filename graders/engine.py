@@ -8,6 +8,7 @@ capture logs -> tear down, always. Nothing here prints: progress goes to `on_eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -87,10 +88,8 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         report.notes.extend(stack.info.notes)
         image_cmd = ""
         if stack.info.dockerfile:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 image_cmd = parse_dockerfile(submission / stack.info.dockerfile).final_stage().command_text()
-            except (OSError, ValueError):
-                pass
         stack.roles, missing = discover_roles(spec.roles, stack.info.services, image_cmd)
         report.notes.append("roles: " + (", ".join(f"{r}={s}" for r, s in stack.roles.items()) or "none found"))
         if missing:

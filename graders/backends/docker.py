@@ -6,6 +6,7 @@ and the engine API (docker SDK) for inspecting containers and reading their file
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import posixpath
@@ -282,7 +283,5 @@ def _capped(stream, cap: int):
 
 
 def _quietly(fn, *args, **kwargs) -> None:
-    try:
+    with contextlib.suppress(docker.errors.APIError):
         fn(*args, **kwargs)
-    except docker.errors.APIError:
-        pass

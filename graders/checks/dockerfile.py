@@ -38,7 +38,8 @@ def dockerfile_path(ctx: CheckContext, body: dict[str, Any]) -> Path:
 def load(ctx: CheckContext, body: dict[str, Any]) -> Dockerfile:
     path = dockerfile_path(ctx, body)
     if not path.is_file():
-        raise CheckFailed(f"no Dockerfile at {path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else path}")
+        shown = path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else path
+        raise CheckFailed(f"no Dockerfile at {shown}")
     return parse_dockerfile(path).final_stage()
 
 

@@ -96,7 +96,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
     roles = {
         name: RoleSpec(name=name, names=tuple(r.get("names", ())), image=tuple(r.get("image", ())),
                        command=tuple(r.get("command", ())), not_command=tuple(r.get("not_command", ())),
-                       port=r.get("port"), probe=r.get("probe", "tcp"), service=r.get("service"), optional=bool(r.get("optional", False)))
+                       port=r.get("port"), probe=r.get("probe", "tcp"), service=r.get("service"),
+                       optional=bool(r.get("optional", False)))
         for name, r in (data.get("roles") or {}).items()
     }
     inputs = dict(data.get("inputs") or {})
@@ -177,7 +178,7 @@ def _roles_named(value: Any) -> set[str]:
 
 def _check_needs_graph(parts: list[PartSpec], problem) -> None:
     checks = {c.qualified_id: (pi, ci, c) for pi, p in enumerate(parts) for ci, c in enumerate(p.checks)}
-    for qid, (pi, ci, check) in checks.items():
+    for pi, ci, check in checks.values():
         for need in check.needs:
             if need in checks and checks[need][2].stage > check.stage:
                 problem(["parts", pi, "checks", ci, "needs"],
