@@ -22,6 +22,7 @@ from graders.engine import GradeOptions, grade
 from graders.reports import ReportOptions, formats
 from graders.results import CheckResult, Status
 from graders.spec.loader import SpecError, load_spec
+from graders.validate import run_validate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "specs" / "lab4.yaml"
@@ -135,7 +136,7 @@ def run_schema(argv: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"schema": run_schema}
+COMMANDS = {"schema": run_schema, "validate": run_validate}
 
 
 def main(argv: list[str] | None = None) -> int:

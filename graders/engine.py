@@ -54,7 +54,7 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
     emit = on_event or (lambda kind, payload: None)
     started = time.monotonic()
     report = GradingReport(submission=str(submission), spec=spec.path, grader_version=__version__,
-                           backend=backend.name)
+                           backend=backend.name, run_id=getattr(backend, "run_id", ""))
     stack = _Stack()
     try:
         _bring_up(submission, spec, backend, report, stack, emit)
@@ -104,7 +104,7 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         report.timings.build_s = time.monotonic() - t0
         emit("step", "start")
         t0 = time.monotonic()
-        backend.start(ready, spec.timeouts.start_s)
+        report.problems.extend(backend.start(ready, spec.timeouts.start_s))
         report.timings.up_s = time.monotonic() - t0
         stack.started = True
     except StackError as exc:

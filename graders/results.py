@@ -76,6 +76,7 @@ class GradingReport:
     spec: str
     grader_version: str
     backend: str
+    run_id: str = ""  # labels everything this grading created (`runner.py clean --run ID`)
     parts: list[PartResult] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
     # What went wrong before or around the checks (build failed, service exited): the
@@ -136,5 +137,6 @@ class GradingReport:
             "submission": self.submission,
             "spec": self.spec,
             "backend": self.backend,
+            "run_id": self.run_id,
             "grader_version": self.grader_version,
         }

@@ -1,23 +1,37 @@
-"""Shared fixtures. `reference_stack` runs reference/compose.yaml once per test session."""
+"""Shared fixtures.
+
+`reference_stack` brings reference/ up ONCE per test session, through the grader's own
+Docker backend (the same rewrite, loopback ports, labels and teardown that grading uses),
+and is shared by the end-to-end probes and the check-type tests. Tests that stop, start or
+scale a service put it back before they end.
+"""
 
 from __future__ import annotations
 
-import json
-import secrets
+import asyncio
 import shutil
 import subprocess
+import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
+import docker
 import pytest
 
+from graders.backends.base import StackInfo
+from graders.backends.discovery import discover_roles
+from graders.backends.docker import DockerBackend, engine_available
+from graders.checks import CheckContext, CheckFailed, registry
+from graders.results import Outcome
+from graders.spec.loader import load_spec
+
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_COMPOSE = ROOT / "reference" / "compose.yaml"
-# Services published on loopback with ephemeral host ports: service -> container port.
-PUBLISHED = {"web": 8000, "nginx": 80, "redis": 6379}
+REFERENCE = ROOT / "reference"
+LAB_SPEC = ROOT / "specs" / "lab4.yaml"
+# Services probed on loopback: service -> (container port, answers HTTP)
+READY = {"web": (8000, True), "nginx": (80, True), "redis": (6379, False)}
 
 
 def run(cmd: list[str], timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -27,86 +41,88 @@ def run(cmd: list[str], timeout: float = 300, check: bool = True) -> subprocess.
     return result
 
 
-def docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return run(["docker", "info"], timeout=30, check=False).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
+def run_runner(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`python runner.py ARGS` as a user runs it."""
+    return subprocess.run([sys.executable, str(ROOT / "runner.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def labelled_leftovers(run_id: str) -> list[str]:
+    """Containers, networks and volumes carrying this grading's label."""
+    client = docker.from_env()
+    label = {"label": f"org.graders.run={run_id}"}
+    found = [c.name for c in client.containers.list(all=True, filters=label)]
+    found += [n.name for n in client.networks.list(filters=label)]
+    found += [v.name for v in client.volumes.list(filters=label)]
+    client.close()
+    return found
 
 
 @dataclass
 class Stack:
-    project: str
-    compose_file: Path
+    backend: DockerBackend
+    info: StackInfo
     web_url: str = ""
     nginx_url: str = ""
     redis_url: str = ""
 
-    def compose(
-        self, *args: str, timeout: float = 300, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return run(
-            ["docker", "compose", "-p", self.project, "-f", str(self.compose_file), *args], timeout, check
-        )
+    @property
+    def project(self) -> str:
+        return self.backend.project
 
-    def host_address(self, service: str, port: int) -> str:
-        """`127.0.0.1:<ephemeral port>` where the service's container port is published."""
-        return self.compose("port", service, str(port)).stdout.strip()
+    def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(["docker", "compose", "-p", self.project, "-f", str(self.backend.compose_path), *args],
+                   timeout, check)
+
+    def url(self, service: str, port: int) -> str:
+        host, host_port = self.backend.address(service, port)
+        return f"{host}:{host_port}"
 
     def read_file(self, service: str, path: str) -> str:
-        """A file inside the service's (first) container, relative to its working dir; '' if missing."""
-        result = self.compose("exec", "-T", service, "cat", path, check=False)
-        return result.stdout if result.returncode == 0 else ""
-
-
-def loopback_config() -> dict:
-    """The reference compose config with every port re-published on 127.0.0.1:<random>."""
-    config = json.loads(
-        run(["docker", "compose", "-f", str(REFERENCE_COMPOSE), "config", "--format", "json"]).stdout
-    )
-    for name, service in config["services"].items():
-        # Replacing the whole list (not an override file) because compose merges `ports` lists.
-        service.pop("ports", None)
-        if name in PUBLISHED:
-            service["ports"] = [{"target": PUBLISHED[name], "host_ip": "127.0.0.1", "published": ""}]
-    return config
-
-
-def wait_for_http(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+        """A file inside the service's containers, relative to the working dir; '' if missing."""
         try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
-        time.sleep(0.5)
+            return self.backend.read_file(service, path).decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def context(self, variables: dict[str, Any] | None = None, timeout_s: float = 90) -> CheckContext:
+        spec = load_spec(LAB_SPEC)
+        roles, _ = discover_roles(spec.roles, self.info.services, "uvicorn main:app --host 0.0.0.0")
+        return CheckContext(backend=self.backend, submission=REFERENCE, roles=roles,
+                            role_ports={n: r.port for n, r in spec.roles.items() if r.port},
+                            variables=dict(variables or {}), timeout_s=timeout_s, stack_info=self.info,
+                            stack_started=True)
+
+    def check(self, type_name: str, body: dict[str, Any], variables: dict[str, Any] | None = None,
+              ctx: CheckContext | None = None) -> Outcome:
+        """Run one check type's body against this stack; a CheckFailed becomes a failed
+        Outcome, as in the engine."""
+        ctx = ctx or self.context(variables)
+        try:
+            return asyncio.run(asyncio.wait_for(registry()[type_name].run(ctx, body), ctx.timeout_s))
+        except CheckFailed as exc:
+            return Outcome.fail(exc.message, exc.details)
 
 
 @pytest.fixture(scope="session")
-def reference_stack():
-    if not docker_available():
-        pytest.skip("needs a Docker engine with `docker compose`")
+def docker_engine():
+    if not engine_available():
+        pytest.fail("no Docker engine answers: run `python -m graders.testbed` first (README)")
+
+
+@pytest.fixture(scope="session")
+def reference_stack(docker_engine):
     workdir = Path(tempfile.mkdtemp(prefix="reftest-"))
-    stack = Stack(project=f"reftest-{secrets.token_hex(4)}", compose_file=workdir / "compose.json")
-    # JSON is valid YAML; build contexts and bind mounts in the normalised config are absolute.
-    stack.compose_file.write_text(json.dumps(loopback_config(), indent=2))
+    backend = DockerBackend(REFERENCE, workdir)
     try:
-        try:
-            stack.compose("up", "-d", "--build", "--wait", timeout=900)
-        except RuntimeError as exc:
-            logs = stack.compose("logs", "--no-color", "--tail", "50", check=False).stdout
-            raise RuntimeError(f"{exc}\n--- logs ---\n{logs}") from exc
-        stack.web_url = "http://" + stack.host_address("web", 8000)
-        stack.nginx_url = "http://" + stack.host_address("nginx", 80)
-        stack.redis_url = f"redis://{stack.host_address('redis', 6379)}/0"
-        wait_for_http(stack.web_url + "/")
-        wait_for_http(stack.nginx_url + "/")
+        info = backend.inspect()
+        backend.prepare({name: [port] for name, (port, _) in READY.items()})
+        backend.start(READY, timeout_s=180)
+        stack = Stack(backend, info)
+        stack.web_url = "http://" + stack.url("web", 8000)
+        stack.nginx_url = "http://" + stack.url("nginx", 80)
+        stack.redis_url = f"redis://{stack.url('redis', 6379)}/0"
         yield stack
     finally:
-        stack.compose("down", "-v", "--remove-orphans", "--rmi", "local", timeout=300, check=False)
+        backend.teardown()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -15,15 +15,17 @@ from collections import deque
 from dataclasses import dataclass
 
 OUTPUT_CAP_LINES = 400
+STDOUT_CAP_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class CommandResult:
     args: tuple[str, ...]
     returncode: int
-    output: str  # stdout and stderr merged, last OUTPUT_CAP_LINES lines
+    output: str  # stdout and stderr merged (stderr only with `keep_stdout`), last OUTPUT_CAP_LINES lines
     timed_out: bool
     truncated: bool
+    stdout: str = ""  # the whole stdout, with `keep_stdout` (machine-readable output)
 
     @property
     def ok(self) -> bool:
@@ -34,23 +36,35 @@ class CommandResult:
 
 
 def run_command(args: list[str], *, timeout: float, cwd: str | None = None, env: dict | None = None,
-                input_text: str | None = None) -> CommandResult:
+                input_text: str | None = None, keep_stdout: bool = False) -> CommandResult:
+    """Run `args`; with `keep_stdout`, stdout is kept whole (up to 16 MiB) apart from the
+    capped, line-cut log of stderr."""
     proc = subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if keep_stdout else subprocess.STDOUT,
         stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
         start_new_session=True,  # its own process group, so a timeout kills all of it
     )
     lines: deque[str] = deque(maxlen=OUTPUT_CAP_LINES)
     counted = [0]
+    kept = bytearray()
 
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
+    def pump_lines(stream) -> None:
+        for raw in stream:
             counted[0] += 1
             lines.append(raw.decode("utf-8", errors="replace").rstrip("\n")[:2000])
 
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    def pump_stdout() -> None:
+        while chunk := proc.stdout.read(65536):
+            if len(kept) < STDOUT_CAP_BYTES:
+                kept.extend(chunk[: STDOUT_CAP_BYTES - len(kept)])
+
+    readers = [threading.Thread(target=pump_lines, args=(proc.stderr if keep_stdout else proc.stdout,),
+                                daemon=True)]
+    if keep_stdout:
+        readers.append(threading.Thread(target=pump_stdout, daemon=True))
+    for reader in readers:
+        reader.start()
     if input_text is not None:
         assert proc.stdin is not None
         proc.stdin.write(input_text.encode())
@@ -64,9 +78,11 @@ def run_command(args: list[str], *, timeout: float, cwd: str | None = None, env:
     except BaseException:  # Ctrl-C while waiting: leave no child behind
         kill_group(proc)
         raise
-    reader.join(timeout=5)
+    for reader in readers:
+        reader.join(timeout=5)
     return CommandResult(tuple(args), proc.returncode if proc.returncode is not None else -9,
-                         "\n".join(lines), timed_out, counted[0] > OUTPUT_CAP_LINES)
+                         "\n".join(lines), timed_out, counted[0] > OUTPUT_CAP_LINES,
+                         kept.decode("utf-8", errors="replace"))
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -26,7 +26,7 @@ def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
     label = where or "value"
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return [f"{label}: expected an object, got {short(actual)}"]
+            return [f"{label}: expected an object, got {shown(actual)}"]
         found = []
         for key, value in expected.items():
             if key not in actual:
@@ -35,12 +35,17 @@ def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
                 found += mismatches(value, actual[key], f"{where + '.' if where else ''}{key}")
         return found
     if expected != actual:
-        return [f"{label}: expected {short(expected)}, got {short(actual)}"]
+        return [f"{label}: expected {shown(expected)}, got {shown(actual)}"]
     return []
 
 
 def missing_keys(keys: list[str], actual: Any) -> list[str]:
     return [k for k in keys if get_path(actual, k) is MISSING]
+
+
+def shown(value: Any, limit: int = 160) -> str:
+    """A value as JSON (strings in quotes, so `"not found"` reads as one value)."""
+    return short(json.dumps(value, ensure_ascii=False, default=str), limit)
 
 
 def short(value: Any, limit: int = 160) -> str:

@@ -1,0 +1,310 @@
+"""`runner.py validate SPEC --reference DIR [--mutants DIR] [-j N] [--json FILE]`: prove the spec's checks bite.
+
+The reference must score full marks, bonus included. Each mutant (tests/mutants/<name>/) is a
+copy of the reference with one student mistake: an overlay of files and `mutant.yaml`
+(`description`, `kills: [part.check, ...]`, optional `delete: [paths]`). Every mutant must lose
+exactly the checks it names (`kills`), and every check must be lost by some mutant.
+
+Copies live in one temporary folder, removed at the end. Gradings run in parallel (`-j`); each
+has its own compose project, images, network and host ports (DockerBackend's run id). Builds are
+shared through Docker's cache: the reference Dockerfile installs requirements.txt before it
+copies the code, so a mutant that changes only code rebuilds only the layers after `COPY . .`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from graders.engine import GradeOptions, grade
+from graders.results import Status
+from graders.spec.model import Spec
+
+MUTANT_FILE = "mutant.yaml"
+SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.pyc", "log.txt")
+
+
+class MutantError(Exception):
+    """A mutant folder or its mutant.yaml is malformed."""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: Path
+    description: str
+    kills: tuple[str, ...]
+    delete: tuple[str, ...] = ()
+
+    def overlay(self) -> list[str]:
+        """Files (relative, POSIX) that replace or add files of the reference."""
+        return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*")
+                      if p.is_file() and p.name != MUTANT_FILE and "__pycache__" not in p.parts)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One grading, reduced to what the verdict needs: each check's status by qualified id."""
+
+    name: str
+    statuses: Mapping[str, str]
+    seconds: float = 0.0
+    build_s: float = 0.0
+    problems: tuple[str, ...] = ()
+    error: str = ""  # the grading itself crashed
+
+    def killed(self) -> set[str]:
+        return {check for check, status in self.statuses.items() if status != Status.PASSED.value}
+
+
+@dataclass
+class Verdict:
+    checks: list[str]
+    reference_lost: list[str] = field(default_factory=list)  # checks the reference did not pass
+    dead: list[str] = field(default_factory=list)  # checks no mutant made lose
+    indirect: list[str] = field(default_factory=list)  # lost only as skipped (a need failed), never failed
+    collateral: dict[str, list[str]] = field(default_factory=dict)  # mutant -> lost but not in kills
+    survived: dict[str, list[str]] = field(default_factory=dict)  # mutant -> in kills but passed
+    errors: dict[str, str] = field(default_factory=dict)  # run name -> why grading crashed
+
+    @property
+    def ok(self) -> bool:
+        return not (self.reference_lost or self.dead or self.collateral or self.survived or self.errors)
+
+
+def _relative(value: object, where: str) -> str:
+    path = PurePosixPath(str(value))
+    if not str(value) or path.is_absolute() or ".." in path.parts:
+        raise MutantError(f"{where}: {value!r} is not a relative path inside the submission")
+    return path.as_posix()
+
+
+def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
+    """Read and check one mutant folder against the spec's qualified check ids."""
+    where = f"{folder.name}/{MUTANT_FILE}"
+    try:
+        data = yaml.safe_load((folder / MUTANT_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MutantError(f"{where}: cannot read: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"description", "kills", "delete"}:
+        raise MutantError(f"{where}: a mapping with description, kills and optional delete only")
+    description, kills, delete = data.get("description"), data.get("kills"), data.get("delete") or []
+    if not isinstance(description, str) or not description.strip() or "\n" in description.strip():
+        raise MutantError(f"{where}: description must be one non-empty line")
+    if not isinstance(kills, list) or not kills or not all(isinstance(k, str) for k in kills):
+        raise MutantError(f"{where}: kills must be a non-empty list of part.check ids")
+    if unknown := sorted(set(kills) - set(known_checks)):
+        raise MutantError(f"{where}: kills names checks the spec does not have: {', '.join(unknown)}")
+    if len(set(kills)) != len(kills):
+        raise MutantError(f"{where}: kills lists a check twice")
+    if not isinstance(delete, list):
+        raise MutantError(f"{where}: delete must be a list of paths")
+    mutant = Mutant(folder.name, folder, description.strip(), tuple(kills),
+                    tuple(_relative(p, f"{where}: delete") for p in delete))
+    if not mutant.overlay() and not mutant.delete:
+        raise MutantError(f"{where}: the mutant changes nothing (no overlay files, no delete)")
+    return mutant
+
+
+def load_mutants(root: Path, known_checks: Iterable[str]) -> list[Mutant]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / MUTANT_FILE).is_file())
+    if not folders:
+        raise MutantError(f"{root}: no mutant folders (a folder with {MUTANT_FILE})")
+    known = set(known_checks)
+    return [load_mutant(folder, known) for folder in folders]
+
+
+def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
+    """A copy of the reference with the mutant's overlay applied and its deletions made."""
+    shutil.copytree(reference, dest, ignore=SKIP_COPY)
+    if mutant is not None:
+        for rel in mutant.overlay():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(mutant.path / rel, target)
+        for rel in mutant.delete:
+            target = dest / rel
+            if not target.exists():
+                raise MutantError(f"{mutant.name}: delete names {rel}, which the reference does not have")
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    return dest
+
+
+def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mapping[str, Run]) -> Verdict:
+    """Pure: from the gradings, which checks are dead, which mutants hit more or less than intended."""
+    verdict = Verdict(checks=list(checks))
+    for run in [reference, *runs.values()]:
+        if run.error:
+            verdict.errors[run.name] = run.error
+    if not reference.error:
+        verdict.reference_lost = [c for c in checks if c in reference.killed() or c not in reference.statuses]
+    lost_somewhere: set[str] = set()
+    failed_somewhere: set[str] = set()
+    for mutant in mutants:
+        run = runs.get(mutant.name)
+        if run is None or run.error:
+            continue
+        killed = run.killed()
+        lost_somewhere |= killed
+        failed_somewhere |= {c for c in killed if run.statuses.get(c) != Status.SKIPPED.value}
+        if extra := [c for c in checks if c in killed and c not in mutant.kills]:
+            verdict.collateral[mutant.name] = extra
+        if missed := [c for c in mutant.kills if c not in killed]:
+            verdict.survived[mutant.name] = missed
+    verdict.dead = [c for c in checks if c not in lost_somewhere]
+    verdict.indirect = [c for c in checks if c in lost_somewhere and c not in failed_somewhere]
+    return verdict
+
+
+def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run:
+    """Grade one folder on Docker; a crash of the grading becomes `Run.error`, never an exception."""
+    from graders.backends.docker import DockerBackend
+
+    started = time.monotonic()
+    try:
+        backend = DockerBackend(submission, submission.with_name(submission.name + ".work"),
+                                build_timeout_s=spec.timeouts.build_s)
+        report = grade(submission, spec, backend, GradeOptions(lang="en", seed=seed))
+    except Exception as exc:  # noqa: BLE001 - one broken grading must not stop the others
+        return Run(name, {}, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")
+    statuses = {f"{part.id}.{check.id}": check.status.value for part, check in report.all_checks()}
+    return Run(name, statuses, time.monotonic() - started, report.timings.build_s, tuple(report.problems))
+
+
+MARKS = {"failed": "✘", "error": "!", "skipped": "–"}
+
+
+def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run],
+           wall_s: float, jobs: int) -> None:
+    table = Table(title="Kill matrix (✘ failed, – skipped, ! error; green = intended, red = collateral, "
+                  "○ = intended but passed)", title_justify="left", header_style="bold")
+    table.add_column("check")
+    table.add_column("ref", justify="center")
+    for index, _ in enumerate(mutants, start=1):
+        table.add_column(str(index), justify="center")
+    for check in verdict.checks:
+        ref = reference.statuses.get(check, "missing")
+        cells = ["[green]✔" if ref == "passed" else f"[red]{MARKS.get(ref, '?')}"]
+        for mutant in mutants:
+            status = runs[mutant.name].statuses.get(check, "passed") if mutant.name in runs else "passed"
+            intended = check in mutant.kills
+            if status == "passed":
+                cells.append("[bold red]○" if intended else "")
+            else:
+                cells.append(f"[{'green' if intended else 'bold red'}]{MARKS.get(status, '?')}")
+        style = "bold red" if check in verdict.dead else ("yellow" if check in verdict.indirect else "")
+        table.add_row(f"[{style}]{check}" if style else check, *cells)
+    console.print(table)
+    for index, mutant in enumerate(mutants, start=1):
+        run = runs.get(mutant.name)
+        timing = f"{run.seconds:.0f} s, build {run.build_s:.1f} s" if run else "not run"
+        console.print(f"  {index:>2} {mutant.name} ({timing}): {mutant.description}")
+    console.print(f"reference: {reference.seconds:.0f} s, build {reference.build_s:.1f} s; "
+                  f"{len(mutants)} mutants graded with -j {jobs}; wall clock {wall_s:.0f} s")
+
+    def line(label: str, items: list[str] | dict[str, list[str]] | dict[str, str]) -> None:
+        if not items:
+            console.print(f"[green]{label}: none")
+            return
+        text = items if isinstance(items, list) else [f"{k} ({', '.join(v) if isinstance(v, list) else v})"
+                                                      for k, v in items.items()]
+        console.print(f"[bold red]{label}: " + "; ".join(text))
+
+    line("reference lost", verdict.reference_lost)
+    line("dead", verdict.dead)
+    line("collateral", verdict.collateral)
+    line("survived", verdict.survived)
+    line("errors", verdict.errors)
+    if verdict.indirect:
+        console.print("[yellow]note: only ever skipped, never failed directly: " + ", ".join(verdict.indirect))
+    console.print("[bold green]validate: OK" if verdict.ok else "[bold red]validate: FAILED")
+
+
+def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run], wall_s: float) -> dict:
+    return {
+        "ok": verdict.ok,
+        "wall_s": round(wall_s, 1),
+        "verdict": asdict(verdict),
+        "reference": {**asdict(reference), "statuses": dict(reference.statuses)},
+        "mutants": [{"name": m.name, "description": m.description, "kills": list(m.kills),
+                     "delete": list(m.delete), "overlay": m.overlay(),
+                     "run": ({**asdict(runs[m.name]), "statuses": dict(runs[m.name].statuses)}
+                             if m.name in runs else None)} for m in mutants],
+    }
+
+
+def run_validate(argv: list[str]) -> int:
+    from graders.backends.docker import engine_available
+    from graders.spec.loader import load_spec
+
+    p = argparse.ArgumentParser(prog="runner.py validate", description="Grade the reference and every mutant; "
+                                "exit 1 when a check is dead or a mutant loses more or fewer checks than it names.")
+    p.add_argument("spec", help="the spec to validate, e.g. specs/lab4.yaml")
+    p.add_argument("--reference", required=True, help="the reference solution folder")
+    p.add_argument("--mutants", default="tests/mutants", help="folder of mutant folders (default: tests/mutants)")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="gradings at once (default: 2)")
+    p.add_argument("--only", action="append", default=[], metavar="NAME", help="grade only this mutant (repeatable)")
+    p.add_argument("--seed", type=int, help="seed for the spec's random inputs (default: fresh each grading)")
+    p.add_argument("--json", metavar="FILE", help="also write the matrix and verdict as JSON")
+    args = p.parse_args(argv)
+    spec = load_spec(args.spec)  # a SpecError exits 2 through the CLI
+    reference = Path(args.reference)
+    checks = [c.qualified_id for c in spec.checks()]
+    try:
+        if not reference.is_dir():
+            raise MutantError(f"{reference}: no such folder")
+        mutants = load_mutants(Path(args.mutants), checks)
+        if unknown := set(args.only) - {m.name for m in mutants}:
+            raise MutantError(f"no mutant {', '.join(sorted(unknown))}")
+    except (MutantError, OSError) as exc:
+        print(f"runner.py validate: {exc}", file=sys.stderr)
+        return 2
+    mutants = [m for m in mutants if not args.only or m.name in args.only]
+    if not engine_available():
+        print("runner.py validate: no Docker engine answers", file=sys.stderr)
+        return 2
+    console = Console(highlight=False, width=max(120, 48 + 3 * len(mutants)))
+    err = Console(stderr=True, highlight=False)
+    started = time.monotonic()
+    runs: dict[str, Run] = {}
+    with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
+        err.print("» grading the reference (it also warms the build cache)")
+        ref_run = grade_copy("reference", materialize(reference, None, Path(tmp) / "reference"), spec, args.seed)
+        err.print(f"  reference: {len(ref_run.killed())} checks lost, {ref_run.seconds:.0f} s")
+
+        def job(mutant: Mutant) -> Run:
+            try:
+                folder = materialize(reference, mutant, Path(tmp) / mutant.name)
+            except (MutantError, OSError) as exc:
+                return Run(mutant.name, {}, error=f"overlay: {exc}")
+            return grade_copy(mutant.name, folder, spec, args.seed)
+
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {pool.submit(job, m): m for m in mutants}
+            try:
+                for future in as_completed(futures):
+                    run = runs[futures[future].name] = future.result()
+                    err.print(f"  {run.name}: lost {', '.join(sorted(run.killed())) or 'nothing'} "
+                              f"({run.seconds:.0f} s){' ERROR ' + run.error if run.error else ''}")
+            except KeyboardInterrupt:
+                pool.shutdown(wait=True, cancel_futures=True)  # running gradings tear their stacks down
+                raise
+    wall = time.monotonic() - started
+    verdict = decide(checks, ref_run, mutants, runs)
+    render(console, verdict, ref_run, mutants, runs, wall, args.jobs)
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(verdict, ref_run, mutants, runs, wall), indent=2,
+                                              ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0 if verdict.ok else 1

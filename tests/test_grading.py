@@ -1,0 +1,117 @@
+"""The whole grader, as users run it: `runner.py SUBMISSION` on the reference and on broken
+submissions. Every grading must leave a complete report and nothing running."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import REFERENCE, ROOT, labelled_leftovers, run_runner
+
+REPORT_SCHEMA = json.loads((ROOT / "specs" / "report.schema.json").read_text())
+
+
+def graded(tmp_path: Path, submission: Path, *extra: str) -> tuple[int, dict, str]:
+    out = tmp_path / "report.json"
+    proc = run_runner(str(submission), "--format", "json", "--out", str(out), "--format", "text", "--no-color",
+                      *extra)
+    assert out.exists(), f"no report written (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, REPORT_SCHEMA)
+    assert labelled_leftovers(report["run_id"]) == [], "the grading left containers, networks or volumes"
+    return proc.returncode, report, proc.stdout
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {f"{p['id']}.{c['id']}": c["status"] for p in report["parts"] for c in p["checks"]}
+
+
+def copy_reference(tmp_path: Path) -> Path:
+    target = tmp_path / "submission"
+    shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__", "log.txt"))
+    return target
+
+
+@pytest.mark.docker
+def test_reference_scores_full_marks_with_bonus(tmp_path, docker_engine):
+    code, report, text = graded(tmp_path, REFERENCE, "--lang", "en")
+    failed = {k: v for k, v in statuses(report).items() if v != "passed"}
+    assert code == 0 and failed == {}, json.dumps(report["parts"], indent=1)[:4000]
+    assert (report["score"], report["max_score"], report["bonus_score"]) == (100, 100, 10)
+    assert [p["id"] for p in report["parts"]] == ["background", "celery", "queue", "websocket", "docker", "bonus"]
+    assert "Score: 100 / 100" in text and "bonus: +10" in text
+    assert report["timings"]["total_s"] >= report["timings"]["checks_s"] > 0
+
+
+@pytest.mark.docker
+def test_empty_folder_gets_a_report_naming_the_missing_files(tmp_path, docker_engine):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, report, text = graded(tmp_path, empty)
+    assert code == 0 and report["score"] == 0
+    assert any("no compose file" in p for p in report["problems"])
+    result = statuses(report)
+    assert result["background.responds_fast"] == "skipped" and result["docker.image_builds"] == "failed"
+    assert result["docker.cmd_exec_form"] == "failed"  # static checks still ran, and said why
+    assert "no compose file" in text
+
+
+@pytest.mark.docker
+def test_build_failure_reports_the_failing_step_and_still_grades_static_checks(tmp_path, docker_engine):
+    submission = copy_reference(tmp_path)
+    requirements = submission / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "this-package-does-not-exist-anywhere==0.0.1\n")
+    code, report, _ = graded(tmp_path, submission, "--part", "docker", "--part", "background")
+    assert code == 0
+    (problem,) = [p for p in report["problems"] if p.startswith("build:")]
+    assert "this-package-does-not-exist-anywhere" in problem  # the failing step's own last lines
+    result = statuses(report)
+    assert result["docker.image_builds"] == "failed" and result["background.log_line"] == "skipped"
+    assert result["docker.cmd_exec_form"] == result["docker.requirements_first"] == "passed"
+    assert set(statuses(report)) == {k for k in result if k.split(".")[0] in ("docker", "background")}
+
+
+@pytest.mark.docker
+def test_a_worker_that_exits_at_start_costs_its_checks_not_the_whole_grade(tmp_path, docker_engine):
+    submission = copy_reference(tmp_path)
+    compose = submission / "compose.yaml"
+    compose.write_text(compose.read_text().replace('command: ["python", "worker.py"]',
+                                                   'command: ["python", "-c", "raise SystemExit(3)"]'))
+    code, report, _ = graded(tmp_path, submission, "--part", "queue", "--part", "websocket")
+    assert code == 0
+    assert any("service 'worker' exited at start (exit code 3)" in p for p in report["problems"])
+    result = statuses(report)
+    assert result["queue.processed"] == "failed" and result["queue.worker_survives_idle"] == "failed"
+    assert all(v == "passed" for k, v in result.items() if k.startswith("websocket."))
+
+
+def test_a_path_that_does_not_exist_is_misuse(tmp_path):
+    proc = run_runner(str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
+
+
+def test_a_bad_spec_is_rejected_with_its_path_and_line(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text((ROOT / "specs" / "lab4.yaml").read_text().replace("status: 200, json_keys: [message]",
+                                                                       "status: two-hundred, json_keys: [message]"))
+    proc = run_runner(str(REFERENCE), "--spec", str(spec))
+    assert proc.returncode == 2
+    assert f"{spec}:" in proc.stderr and "parts[0].checks[0].http.expect.status" in proc.stderr
+
+
+def test_unknown_format_and_part_are_misuse(tmp_path):
+    assert run_runner(str(REFERENCE), "--format", "pdf").returncode == 2
+    proc = run_runner(str(REFERENCE), "--part", "graphql")
+    assert proc.returncode == 2 and "no part graphql" in proc.stderr
+
+
+@pytest.mark.docker
+def test_fail_under_turns_a_low_score_into_exit_1(tmp_path, docker_engine):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_runner(str(empty), "--fail-under", "50", "--quiet")
+    assert proc.returncode == 1 and "Score: 0 / 100" in proc.stdout

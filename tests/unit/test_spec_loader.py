@@ -1,0 +1,122 @@
+"""The spec loader: the default spec loads, bad specs are rejected with file, line and path."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from graders.checks import registry
+from graders.spec.loader import SpecError, load_spec
+from graders.spec.schema import spec_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """\
+version: 1
+roles:
+  web: {names: [web], port: 8000}
+parts:
+  - id: api
+    points: 3
+    checks:
+      - id: ping
+        points: 3
+        http: {path: /ping, expect: {status: 200}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    return caught.value.problems
+
+
+def test_default_spec_loads_with_every_part_of_the_lab():
+    spec = load_spec(ROOT / "specs" / "lab4.yaml")
+    assert [p.id for p in spec.parts] == ["background", "celery", "queue", "websocket", "docker", "bonus"]
+    assert {p.id: p.points for p in spec.parts} == {"background": 15, "celery": 20, "queue": 25,
+                                                      "websocket": 25, "docker": 15, "bonus": 10}
+    bonus = spec.parts[-1]
+    assert bonus.bonus and [c.id for c in bonus.checks] == ["scale", "nginx"]
+
+
+def test_minimal_spec_loads_into_typed_checks(tmp_path):
+    spec = load_spec(write(tmp_path, MINIMAL))
+    (check,) = spec.checks()
+    assert (check.qualified_id, check.type, check.points) == ("api.ping", "http", 3.0)
+
+
+def test_wrong_type_names_the_path_and_line(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("status: 200", "status: ok"))
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:10: parts[0].checks[0].http.expect.status:")
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("http: {path", "htp: {x: 1}\n        http: {path"))
+    text = "\n".join(problems_of(path))
+    assert "parts[0].checks[0]" in text and "'htp' was unexpected" in text
+
+
+def test_check_with_two_types_is_rejected(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("http: {path", "log: {role: web, file: a, contains: b}\n"
+                                                          "        http: {path"))
+    assert any("exactly one type" in p and "http, log" in p for p in problems_of(path))
+
+
+def test_unknown_placeholder_and_role_and_need_are_reported(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("path: /ping,", "path: '/ping/{nobody}', role: db,")
+                 .replace("points: 3\n        http", "points: 3\n        needs: [ghost]\n        http"))
+    text = "\n".join(problems_of(path))
+    assert "'{nobody}' is neither an input nor saved" in text
+    assert "role 'db' is not defined" in text
+    assert "no check 'ghost'" in text
+
+
+def test_part_points_must_add_up(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("    points: 3\n    checks", "    points: 5\n    checks"))
+    (problem,) = problems_of(path)
+    assert ":6: parts[0].points:" in problem and "add up to 3" in problem
+
+
+def test_needs_cycle_is_reported(tmp_path):
+    text = MINIMAL.replace("        http: {path: /ping", "        needs: [pong]\n        http: {path: /ping") + """\
+      - id: pong
+        points: 0
+        needs: [ping]
+        http: {path: /pong}
+"""
+    path = write(tmp_path, text.replace("points: 3\n    checks", "points: 3\n    checks"))
+    assert any("cycle" in p for p in problems_of(path))
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "version: 1\nparts: [\n  - id: x\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:") and "not valid YAML" in problem
+
+
+def test_missing_file_is_a_spec_error(tmp_path):
+    assert problems_of(tmp_path / "absent.yaml") == ["no such file"]
+
+
+def test_yaml_on_key_trap_is_caught(tmp_path):
+    # YAML 1.1 reads a bare `on` as true: a spec author's classic slip must not pass silently.
+    path = write(tmp_path, MINIMAL.replace("http: {path: /ping, expect: {status: 200}}",
+                                           "compose: {rule: depends_on, role: web, on: web}"))
+    assert any("True" in p or "unexpected" in p for p in problems_of(path))
+
+
+def test_schema_file_in_specs_is_the_generated_schema():
+    on_disk = json.loads((ROOT / "specs" / "spec.schema.json").read_text())
+    assert on_disk == json.loads(json.dumps(spec_schema(registry()))), \
+        "specs/spec.schema.json is stale: run `python runner.py schema --out specs/spec.schema.json`"
