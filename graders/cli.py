@@ -35,7 +35,8 @@ class Usage(Exception):
 
 def grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="runner.py", description="Grade a lab submission (a folder with a Dockerfile "
-                                "and compose.yaml) against a YAML spec. Other commands: schema, clean.")
+                                "and compose.yaml) against a YAML spec. Other commands: "
+                                "`runner.py schema`, `runner.py clean`.")
     p.add_argument("submission", help="the submission folder")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="spec file (default: specs/lab4.yaml)")
     p.add_argument("--part", action="append", default=[], metavar="ID", help="grade only this part (repeatable)")
@@ -98,6 +99,10 @@ def run_grade(argv: list[str]) -> int:
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
                            limits=Limits(), check_timeout_s=args.check_timeout)
     backend = make_backend(submission, spec, args)
+    if not args.quiet:
+        stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
+    if not args.quiet:
+        stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
     color = not args.no_color and sys.stdout.isatty()
     for name, out in zip(names, outs, strict=True):
@@ -136,7 +141,35 @@ def run_schema(argv: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"schema": run_schema, "validate": run_validate}
+def run_clean(argv: list[str]) -> int:
+    import docker
+
+    from graders.cleanup import find_leftovers, remove, run_alive
+
+    p = argparse.ArgumentParser(prog="runner.py clean", description="Remove what gradings left behind "
+                                "(containers, networks, volumes, images labelled org.graders.run).")
+    p.add_argument("--run", help="only this run id (the report's run_id)")
+    p.add_argument("--all", action="store_true", help="also runs whose grader is still alive")
+    p.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    args = p.parse_args(argv)
+    client = docker.from_env()
+    failed: list[str] = []
+    found = find_leftovers(client, args.run)
+    for run_id, leftovers in sorted(found.items()):
+        if run_alive(run_id) and not (args.all or args.run):
+            print(f"run {run_id}: a grading is still running; left alone (use --all)")
+            continue
+        print(f"run {run_id}: {'would remove' if args.dry_run else 'removing'} {', '.join(leftovers.names())}")
+        if not args.dry_run:
+            failed += remove(leftovers)
+    if not found:
+        print("nothing to clean")
+    for line in failed:
+        print(f"could not remove {line}", file=sys.stderr)
+    return EXIT_GRADER if failed else EXIT_OK
+
+
+COMMANDS = {"schema": run_schema, "validate": run_validate, "clean": run_clean}
 
 
 def main(argv: list[str] | None = None) -> int:

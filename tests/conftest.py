@@ -48,12 +48,13 @@ def run_runner(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[
 
 
 def labelled_leftovers(run_id: str) -> list[str]:
-    """Containers, networks and volumes carrying this grading's label."""
+    """Containers, networks, volumes and built images carrying this grading's label."""
     client = docker.from_env()
     label = {"label": f"org.graders.run={run_id}"}
     found = [c.name for c in client.containers.list(all=True, filters=label)]
     found += [n.name for n in client.networks.list(filters=label)]
     found += [v.name for v in client.volumes.list(filters=label)]
+    found += [(i.tags or [i.short_id])[0] for i in client.images.list(filters=label)]
     client.close()
     return found
 

@@ -23,6 +23,7 @@ import docker.errors
 from graders.backends.base import Limits, StackError, StackInfo
 from graders.backends.compose_rewrite import LABEL_RUN, private_image, rewrite_model
 from graders.backends.process import CommandResult, run_command
+from graders.cleanup import register_run, unregister_run
 
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -112,6 +113,7 @@ class DockerBackend:
     def prepare(self, probe_ports: dict[str, list[int]]) -> None:
         assert self.info is not None, "inspect() first"
         self.workdir.mkdir(parents=True, exist_ok=True)
+        register_run(self.run_id)  # so `runner.py clean` knows this run is alive
         rewritten = rewrite_model(self.model, project=self.project, run_id=self.run_id,
                                   probe_ports=probe_ports, limits=self.limits)
         self.compose_path.write_text(json.dumps(rewritten, indent=2))
@@ -266,6 +268,7 @@ class DockerBackend:
         for name in (self.model.get("services") or {}):
             _quietly(self.client.images.remove, private_image(self.project, name), force=True)
         self.client.close()
+        unregister_run(self.run_id)
 
 
 def _http_answers(sock: socket.socket) -> bool:
