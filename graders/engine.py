@@ -62,6 +62,13 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
         variables = draw_inputs(spec.inputs, options.seed)
         report.parts = asyncio.run(_run_checks(submission, spec, backend, stack, variables, options, emit,
                                                  report.problems))
+        left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
+                    and (not options.parts or c.part in options.parts)]
+        if left_out:
+            report.partial = True
+            report.notes.append(f"partial score: {len(left_out)} check(s) worth {sum(c.points for c in left_out):g} "
+                                f"points need {', '.join(sorted(set().union(*(c.requires for c in left_out))))} "
+                                f"and were left out of the maximum on the '{backend.name}' backend")
         report.timings.checks_s = time.monotonic() - t0
         if stack.started:
             _capture_logs(backend, report)
@@ -162,11 +169,19 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
                      spec: Spec, options: GradeOptions) -> CheckResult:
     hint = check.hint_in(options.lang)
 
-    def result(status: Status, message: str, details: str = "", duration: float = 0.0) -> CheckResult:
+    def result(status: Status, message: str, details: str = "", duration: float = 0.0,
+               counted: bool = True) -> CheckResult:
         return CheckResult(id=check.id, title=check.title, status=status,
-                           score=check.points if status is Status.PASSED else 0.0, max_score=check.points,
+                           score=check.points if status is Status.PASSED else 0.0,
+                           max_score=check.points if counted else 0.0,
                            message=message, hint=hint, details=details, duration_s=duration,
                            visibility=check.visibility, check_type=check.type)
+
+    missing = check.requires - getattr(backend, "capabilities", frozenset())
+    if missing:
+        return result(Status.SKIPPED, f"not graded here: it needs {', '.join(sorted(missing))}, which the "
+                                      f"'{backend.name}' backend does not have (left out of the maximum)",
+                      counted=False)
 
     for need in check.needs:
         prior = results.get(need)

@@ -77,6 +77,7 @@ class GradingReport:
     grader_version: str
     backend: str
     run_id: str = ""  # labels everything this grading created (`runner.py clean --run ID`)
+    partial: bool = False  # checks the backend cannot run were left out of max_score
     parts: list[PartResult] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
     # What went wrong before or around the checks (build failed, service exited): the
@@ -138,5 +139,6 @@ class GradingReport:
             "spec": self.spec,
             "backend": self.backend,
             "run_id": self.run_id,
+            "partial": self.partial,
             "grader_version": self.grader_version,
         }

@@ -40,6 +40,8 @@ class StackInfo:
 
 class Backend(Protocol):
     name: str
+    run_id: str
+    capabilities: frozenset[str]  # e.g. {"docker"}: checks that `requires` more are left out
     dirty: bool  # a service was stopped, started or scaled since the last restore()
 
     def inspect(self) -> StackInfo: ...

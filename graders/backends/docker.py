@@ -60,6 +60,7 @@ def engine_available(timeout_s: float = 5) -> bool:
 
 class DockerBackend:
     name = "docker"
+    capabilities = frozenset({"docker"})
 
     def __init__(self, submission: Path, workdir: Path, *, limits: Limits | None = None,
                  build_timeout_s: float = 900, run_id: str | None = None):

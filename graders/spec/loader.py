@@ -148,6 +148,7 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 stage=int(check.get("stage", 0)), visibility=check.get("visibility", "visible"),
                 hint={"": hint} if isinstance(hint, str) else dict(hint), setup=setup,
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
+                requires=frozenset(check.get("requires", ())),
                 line=line_of(root, cpath)))
         total = sum(c.points for c in checks)
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:

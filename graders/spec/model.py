@@ -44,6 +44,7 @@ class CheckSpec:
     setup: tuple[Step, ...] = ()
     bonus: bool = False
     timeout_s: float | None = None
+    requires: frozenset[str] = frozenset()  # backend capabilities, e.g. {"docker"}
     line: int = 0
 
     @property

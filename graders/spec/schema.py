@@ -67,6 +67,9 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
             "visibility": {"enum": ["visible", "hidden", "after_due_date"]},
             "hint": HINT,
             "timeout_s": SECONDS,
+            "requires": {"type": "array", "items": {"enum": ["docker"]}, "uniqueItems": True,
+                         "description": "backend capabilities the check needs; without them it is left "
+                                        "out of the score (e.g. `docker` on the local backend)"},
             "setup": {"type": "array", "items": {"$ref": "#/$defs/step"}},
             **type_refs,
         },

@@ -1,0 +1,104 @@
+"""`gradescope`: /autograder/results/results.json for a Gradescope programming assignment.
+
+Fields follow Gradescope's autograder specification (gradescope-autograders.readthedocs.io,
+"Autograder Specifications"; gradescope/autograder_samples docs/specs.md): top-level `score`,
+`execution_time` (seconds), `output` + `output_format`, `visibility`, `stdout_visibility`, and
+`tests[]` with `name`, `number`, `score`, `max_score`, `status` ("passed"/"failed"),
+`output` + `output_format`, `tags`, `visibility`. There is no top-level `max_score`: Gradescope
+takes the maximum from the assignment's settings (set it to the non-bonus maximum).
+
+- Every check is a test numbered "part.check" (1-based, "3.2"). Bonus checks carry the tag
+  `bonus` and their own `max_score`; the top-level `score` is score + bonus (Gradescope lets a
+  score exceed the assignment's points).
+- Gradescope enforces visibility itself and instructors always see every test, so all checks
+  are listed whatever the audience: spec `visibility: hidden` -> "hidden" (never shown to
+  students; the total still counts it), `after_due_date` -> "after_due_date". The student
+  audience only leaves the instructors' `details` (body excerpts, log tails) out of outputs.
+- Skipped and errored checks are "failed" with their reason in the output; `status` is always
+  given, so a 0-point check is never shown as passed.
+- `stdout_visibility` is "hidden": stdout carries the grader's progress and text report for
+  instructors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graders.reports import ReportOptions, report_format
+from graders.reports.markdown import (
+    DETAILS_LIMIT,
+    MESSAGE_LIMIT,
+    clean_text,
+    fence,
+    number,
+    total_line,
+    truncate,
+)
+from graders.results import CheckResult, GradingReport, PartResult, Status
+
+VISIBILITY = {"visible": "visible", "hidden": "hidden", "after_due_date": "after_due_date"}
+PROBLEM_LIMIT = 20_000
+
+
+def _output(check: CheckResult, options: ReportOptions) -> str:
+    parts = [f"**{check.status.value.capitalize()}.**", "", fence(truncate(clean_text(check.message), MESSAGE_LIMIT)
+                                                                  or "(no message)")]
+    if check.status is not Status.PASSED and check.hint:
+        parts += ["", f"**Hint:** {clean_text(check.hint)}"]
+    if check.details and options.audience != "student":
+        parts += ["", "Details (instructors):", "",
+                  fence(truncate(clean_text(check.details), DETAILS_LIMIT, where="start"))]
+    return "\n".join(parts)
+
+
+def _test(number_: str, part: PartResult, check: CheckResult, options: ReportOptions) -> dict[str, Any]:
+    tags = [part.id] + ([check.check_type] if check.check_type else []) + (["bonus"] if part.bonus else [])
+    return {
+        "name": f"{part.id}.{check.id}: {clean_text(check.title)}" + (" (bonus)" if part.bonus else ""),
+        "number": number_,
+        "score": number(check.score),
+        "max_score": number(check.max_score),
+        "status": "passed" if check.status is Status.PASSED else "failed",
+        "output": _output(check, options),
+        "output_format": "md",
+        "tags": tags,
+        "visibility": VISIBILITY.get(check.visibility, "hidden"),
+    }
+
+
+def _overall_output(report: GradingReport, options: ReportOptions) -> str:
+    lines = [f"**Score: {total_line(report)}**", ""]
+    if report.problems:
+        lines += ["**Problems** (fix these first; the checks below depend on them):", ""]
+        for problem in report.problems:
+            first, *rest = clean_text(problem).splitlines() or [""]
+            lines.append(f"- {first}")
+            if rest:
+                lines += ["", fence(truncate("\n".join(rest), PROBLEM_LIMIT, where="start")), ""]
+        lines.append("")
+    hidden = [c for _, c in report.all_checks() if c.visibility != "visible"]
+    if hidden:
+        lines.append(f"{len(hidden)} check(s) are hidden from students for now; their points count.")
+    for note in report.notes:
+        lines.append(f"- {clean_text(note)}")
+    return "\n".join(lines).strip() + "\n"
+
+
+def results_dict(report: GradingReport, options: ReportOptions) -> dict[str, Any]:
+    tests = [_test(f"{pi}.{ci}", part, check, options)
+             for pi, part in enumerate(report.parts, 1) for ci, check in enumerate(part.checks, 1)]
+    return {
+        "score": number(report.score + report.bonus_score),
+        "execution_time": int(round(report.timings.total_s)),
+        "output": _overall_output(report, options),
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+@report_format("gradescope")
+def render(report: GradingReport, options: ReportOptions) -> str:
+    return json.dumps(results_dict(report, options), ensure_ascii=False, indent=2) + "\n"
