@@ -53,6 +53,7 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-timeout", type=float, metavar="S", help="seconds per check (overrides the spec)")
     p.add_argument("--build-timeout", type=float, metavar="S", help="seconds for the build (overrides the spec)")
     p.add_argument("--workdir", help="where artefacts go (default: a temporary folder)")
+    p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `batch`, which cleans a killed run by it
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.add_argument("--version", action="version", version=f"lab4-grader {__version__}")
@@ -123,7 +124,7 @@ def make_backend(submission: Path, spec, args):
     if not engine_available():
         raise Usage("no Docker engine answers (is dockerd running? `python -m graders.testbed` starts one)")
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="grader-"))
-    return DockerBackend(submission, workdir, build_timeout_s=spec.timeouts.build_s)
+    return DockerBackend(submission, workdir, build_timeout_s=spec.timeouts.build_s, run_id=args.run_id)
 
 
 def run_schema(argv: list[str]) -> int:
@@ -169,7 +170,13 @@ def run_clean(argv: list[str]) -> int:
     return EXIT_GRADER if failed else EXIT_OK
 
 
-COMMANDS = {"schema": run_schema, "validate": run_validate, "clean": run_clean}
+def run_batch(argv: list[str]) -> int:
+    from graders.batch.command import run_batch as batch
+
+    return batch(argv)
+
+
+COMMANDS = {"schema": run_schema, "validate": run_validate, "clean": run_clean, "batch": run_batch}
 
 
 def main(argv: list[str] | None = None) -> int:

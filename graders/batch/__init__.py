@@ -1,0 +1,1 @@
+"""Grading a whole class: many submissions, one gradebook (`runner.py batch`)."""

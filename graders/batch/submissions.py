@@ -1,0 +1,96 @@
+"""Finding submissions in a folder, hashing them, unpacking zips safely."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
+MAX_ZIP_BYTES = 200 * 1024 * 1024  # unpacked
+MAX_ZIP_FILES = 20_000
+
+
+class SubmissionError(Exception):
+    """A submission that cannot even be unpacked or read: its row says why."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    path: Path  # a folder, or a .zip file
+
+    @property
+    def is_zip(self) -> bool:
+        return self.path.suffix.lower() == ".zip"
+
+
+def find_submissions(root: Path) -> list[Submission]:
+    """Every subfolder and every .zip directly in `root`, sorted by name; a folder and a zip
+    of the same name are one submission (the folder wins)."""
+    found: dict[str, Submission] = {}
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            found[entry.name] = Submission(entry.name, entry)
+        elif entry.is_file() and entry.suffix.lower() == ".zip":
+            found.setdefault(entry.stem, Submission(entry.stem, entry))
+    return [found[name] for name in sorted(found)]
+
+
+def content_hash(submission: Submission) -> str:
+    """A hash of the files (paths and bytes); unchanged submissions are not regraded."""
+    digest = hashlib.sha256()
+    if submission.is_zip:
+        digest.update(submission.path.read_bytes())
+        return digest.hexdigest()[:16]
+    for dirpath, dirnames, filenames in os.walk(submission.path):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if path.is_symlink() or not path.is_file():
+                digest.update(f"link:{path.relative_to(submission.path)}".encode())
+                continue
+            digest.update(str(path.relative_to(submission.path)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def unpack_zip(archive: Path, target: Path) -> Path:
+    """Unpack with limits (size, count, no path escapes, no links); return the submission
+    folder: the single top folder when the zip has one, else `target`."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_FILES:
+                raise SubmissionError(f"{archive.name}: {len(members)} files, more than {MAX_ZIP_FILES}")
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise SubmissionError(f"{archive.name}: unpacks to more than {MAX_ZIP_BYTES >> 20} MiB")
+            root = target.resolve()
+            for member in members:
+                if stat.S_ISLNK(member.external_attr >> 16):
+                    raise SubmissionError(f"{archive.name}: {member.filename} is a symbolic link")
+                destination = (root / member.filename).resolve()
+                if not destination.is_relative_to(root):
+                    raise SubmissionError(f"{archive.name}: {member.filename} points outside the archive")
+            zf.extractall(root)
+    except zipfile.BadZipFile as exc:
+        raise SubmissionError(f"{archive.name}: not a valid zip ({exc})") from None
+    entries = [e for e in target.iterdir() if e.name != "__MACOSX"]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return target
+
+
+def materialise(submission: Submission, scratch: Path) -> Path:
+    """The folder to grade: the submission itself, or its zip unpacked into `scratch`."""
+    if not submission.is_zip:
+        return submission.path
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    return unpack_zip(submission.path, scratch)
