@@ -20,7 +20,7 @@ from graders import __version__
 from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
-from graders.dockerfile import parse_dockerfile
+from graders.dockerfile import hadolint, parse_dockerfile
 from graders.results import CheckResult, GradingReport, Outcome, PartResult, Status
 from graders.spec.model import CheckSpec, Spec
 from graders.spec.template import draw_inputs
@@ -97,6 +97,7 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         if stack.info.dockerfile:
             with contextlib.suppress(OSError, ValueError):
                 image_cmd = parse_dockerfile(submission / stack.info.dockerfile).final_stage().command_text()
+            report.lint = [f"Dockerfile {finding}" for finding in hadolint(submission / stack.info.dockerfile)]
         stack.roles, missing = discover_roles(spec.roles, stack.info.services, image_cmd)
         report.notes.append("roles: " + (", ".join(f"{r}={s}" for r, s in stack.roles.items()) or "none found"))
         if missing:

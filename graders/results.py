@@ -85,6 +85,7 @@ class GradingReport:
     problems: list[str] = field(default_factory=list)
     service_logs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lint: list[str] = field(default_factory=list)  # hadolint's findings on the Dockerfile: hints, not scored
 
     @property
     def score(self) -> float:
@@ -135,6 +136,7 @@ class GradingReport:
             "timings": {k: round(v, 3) for k, v in asdict(self.timings).items()},
             "problems": list(self.problems),
             "notes": list(self.notes),
+            "lint": list(self.lint),
             "submission": self.submission,
             "spec": self.spec,
             "backend": self.backend,

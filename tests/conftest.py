@@ -105,10 +105,22 @@ class Stack:
             return Outcome.fail(exc.message, exc.details)
 
 
+def grader_containers() -> set[str]:
+    client = docker.from_env()
+    found = {c.id for c in client.containers.list(all=True, filters={"label": "org.graders.run"})}
+    client.close()
+    return found
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
+    """A Docker engine; at the end of the session, no grader container this session made is left."""
     if not engine_available():
         pytest.fail("no Docker engine answers: run `python -m graders.testbed` first (README)")
+    before = grader_containers()
+    yield
+    left = grader_containers() - before
+    assert not left, f"the test session left {len(left)} grader container(s) behind"
 
 
 @pytest.fixture(scope="session")

@@ -115,3 +115,43 @@ def test_fail_under_turns_a_low_score_into_exit_1(tmp_path, docker_engine):
     empty.mkdir()
     proc = run_runner(str(empty), "--fail-under", "50", "--quiet")
     assert proc.returncode == 1 and "Score: 0 / 100" in proc.stdout
+
+
+@pytest.mark.docker
+def test_dockerfile_only_submission_is_graded_in_a_generated_stack(tmp_path, docker_engine):
+    submission = copy_reference(tmp_path)
+    (submission / "compose.yaml").unlink()
+    code, report, _ = graded(tmp_path, submission, "--part", "background", "--part", "websocket",
+                             "--part", "docker")
+    assert code == 0
+    assert any("generated stack" in note for note in report["notes"])
+    result = statuses(report)
+    assert all(v == "passed" for k, v in result.items() if k.split(".")[0] in ("background", "websocket")), result
+    assert result["docker.image_builds"] == "passed"
+
+
+@pytest.mark.docker
+def test_fixed_container_names_do_not_clash_and_stay_reachable_by_name(tmp_path, docker_engine):
+    submission = copy_reference(tmp_path)
+    compose = submission / "compose.yaml"
+    text = compose.read_text().replace("  redis:\n    image: redis:7-alpine\n",
+                                       "  redis:\n    image: redis:7-alpine\n    container_name: redis\n")
+    compose.write_text(text.replace("  web:\n", "  web:\n    container_name: web\n"))
+    code, report, _ = graded(tmp_path, submission, "--part", "celery", "--part", "bonus")
+    assert code == 0
+    result = statuses(report)
+    # nginx proxies to the host name `web`, Celery reaches `redis`: both through the aliases.
+    assert result["bonus.nginx"] == "passed" and result["celery.result_in_redis"] == "passed", result
+    assert result["bonus.scale"] == "passed"  # the worker has no container_name: it still scales
+
+
+@pytest.mark.docker
+def test_hadolint_findings_reach_the_report_as_hints(tmp_path, docker_engine):
+    submission = copy_reference(tmp_path)
+    dockerfile = submission / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace(
+        'CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"]',
+        "CMD uvicorn main:app --host 0.0.0.0 --port 8000"))
+    _, report, text = graded(tmp_path, submission, "--part", "docker")
+    assert any("DL3025" in finding for finding in report["lint"]), report["lint"]
+    assert statuses(report)["docker.cmd_exec_form"] == "failed" and "hadolint suggests" in text

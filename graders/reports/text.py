@@ -55,6 +55,10 @@ def render(report: GradingReport, options: ReportOptions) -> str:
                        style="bold"))
     for note in report.notes:
         console.print(f"note: {note}")
+    if report.lint:
+        console.print(Text("hadolint suggests (not scored):", style="cyan"))
+        for finding in report.lint:
+            console.print(Text(f"  {finding}", style="cyan"))
     t = report.timings
     console.print(f"time: build {t.build_s:.1f} s, start {t.up_s:.1f} s, checks {t.checks_s:.1f} s, "
                   f"teardown {t.teardown_s:.1f} s, total {t.total_s:.1f} s")
