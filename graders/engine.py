@@ -1,7 +1,8 @@
 """Run one spec against one submission on one backend.
 
 Order of work: inspect the submission -> discover roles -> build -> start -> run the
-checks stage by stage (checks of a stage run concurrently, each after its `needs`) ->
+checks stage by stage (checks of a stage run concurrently, each after its `needs` and
+`after`) ->
 capture logs -> tear down, always. Nothing here prints: progress goes to `on_event`.
 """
 
@@ -136,9 +137,9 @@ async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _St
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
 
     async def run_one(check: CheckSpec, done: dict[str, asyncio.Event]) -> None:
-        for need in check.needs:
-            if need in done:
-                await done[need].wait()
+        for prior in (*check.needs, *check.after):
+            if prior in done:
+                await done[prior].wait()
         result = await _run_check(check, types[check.type], results, stack, backend, submission,
                                   role_ports, variables, spec, options)
         results[check.qualified_id] = result

@@ -130,12 +130,14 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                                f"found {', '.join(type_names) or 'none'}")
                 continue
             type_name = type_names[0]
-            needs = []
-            for ni, need in enumerate(check.get("needs", [])):
-                qualified = need if "." in need else f"{part['id']}.{need}"
-                if qualified not in known_ids:
-                    problem([*cpath, "needs", ni], f"no check '{need}' to depend on")
-                needs.append(qualified)
+            needs, after = [], []
+            for key, found in (("needs", needs), ("after", after)):
+                for ni, need in enumerate(check.get(key, [])):
+                    qualified = need if "." in need else f"{part['id']}.{need}"
+                    if qualified not in known_ids:
+                        verb = "depend on" if key == "needs" else "wait for"
+                        problem([*cpath, key, ni], f"no check '{need}' to {verb}")
+                    found.append(qualified)
             setup = tuple(Step(type=next(iter(s)), body=next(iter(s.values()))) for s in check.get("setup", []))
             for name in sorted(placeholders([check[type_name], *(s.body for s in setup)]) - variables):
                 problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
@@ -145,6 +147,7 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             checks.append(CheckSpec(
                 part=part["id"], id=check["id"], title=check.get("title", check["id"]),
                 points=float(check["points"]), type=type_name, body=check[type_name], needs=tuple(needs),
+                after=tuple(after),
                 stage=int(check.get("stage", 0)), visibility=check.get("visibility", "visible"),
                 hint={"": hint} if isinstance(hint, str) else dict(hint), setup=setup,
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
@@ -180,7 +183,7 @@ def _roles_named(value: Any) -> set[str]:
 def _check_needs_graph(parts: list[PartSpec], problem) -> None:
     checks = {c.qualified_id: (pi, ci, c) for pi, p in enumerate(parts) for ci, c in enumerate(p.checks)}
     for pi, ci, check in checks.values():
-        for need in check.needs:
+        for need in (*check.needs, *check.after):
             if need in checks and checks[need][2].stage > check.stage:
                 problem(["parts", pi, "checks", ci, "needs"],
                         f"'{need}' runs in a later stage ({checks[need][2].stage}) than this check ({check.stage})")
@@ -194,7 +197,7 @@ def _check_needs_graph(parts: list[PartSpec], problem) -> None:
             problem(["parts", pi, "checks", ci, "needs"], "needs form a cycle: " + " -> ".join([*trail, qid]))
             return
         state[qid] = 1
-        for need in checks[qid][2].needs:
+        for need in (*checks[qid][2].needs, *checks[qid][2].after):
             visit(need, [*trail, qid])
         state[qid] = 2
 

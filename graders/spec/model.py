@@ -37,7 +37,8 @@ class CheckSpec:
     points: float
     type: str
     body: dict[str, Any]
-    needs: tuple[str, ...] = ()  # qualified ids "part.check"
+    needs: tuple[str, ...] = ()  # qualified ids "part.check": must pass first, else this is skipped
+    after: tuple[str, ...] = ()  # must have finished first, whatever their result (ordering only)
     stage: int = 0
     visibility: str = "visible"
     hint: dict[str, str] = field(default_factory=dict)  # language -> text; "" key = any

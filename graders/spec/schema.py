@@ -62,6 +62,9 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
             "points": {"type": "number", "minimum": 0},
             "needs": {"type": "array", "items": {"type": "string"},
                       "description": "checks that must pass first: `id` in this part or `part.id`"},
+            "after": {"type": "array", "items": {"type": "string"},
+                      "description": "checks that must have finished first, whatever their result "
+                                     "(orders use of a shared service without coupling verdicts)"},
             "stage": {"type": "integer", "minimum": 0, "maximum": 9,
                       "description": "stages run in order; checks of one stage run concurrently"},
             "visibility": {"enum": ["visible", "hidden", "after_due_date"]},

@@ -120,3 +120,17 @@ def test_schema_file_in_specs_is_the_generated_schema():
     on_disk = json.loads((ROOT / "specs" / "spec.schema.json").read_text())
     assert on_disk == json.loads(json.dumps(spec_schema(registry()))), \
         "specs/spec.schema.json is stale: run `python runner.py schema --out specs/spec.schema.json`"
+
+
+def test_after_orders_without_coupling_and_must_name_a_check(tmp_path):
+    text = MINIMAL + """\
+      - id: second
+        points: 0
+        after: [ping]
+        http: {path: /two}
+"""
+    spec = load_spec(write(tmp_path, text))
+    second = spec.check("api.second")
+    assert second.after == ("api.ping",) and second.needs == ()
+    bad = write(tmp_path, text.replace("after: [ping]", "after: [pong]"))
+    assert any("no check 'pong' to wait for" in p for p in problems_of(bad))
