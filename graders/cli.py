@@ -102,8 +102,6 @@ def run_grade(argv: list[str]) -> int:
     backend = make_backend(submission, spec, args)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
-    if not args.quiet:
-        stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
     color = not args.no_color and sys.stdout.isatty()
     for name, out in zip(names, outs, strict=True):

@@ -28,6 +28,7 @@ class CheckType:
 
 
 _REGISTRY: dict[str, CheckType] = {}
+_SCANNED = False
 
 
 def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True,
@@ -43,10 +44,12 @@ def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True,
 
 def registry() -> dict[str, CheckType]:
     """All check types, importing every module of this package once."""
-    if not _REGISTRY:
+    global _SCANNED
+    if not _SCANNED:  # a flag, not emptiness: one module imported first must not stop the scan
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_") and module.name != "context":
                 importlib.import_module(f"{__name__}.{module.name}")
+        _SCANNED = True
     return _REGISTRY
 
 

@@ -20,6 +20,7 @@ class ReportOptions:
 
 
 _FORMATS: dict[str, Render] = {}
+_SCANNED = False
 
 
 def report_format(name: str) -> Callable[[Render], Render]:
@@ -31,10 +32,12 @@ def report_format(name: str) -> Callable[[Render], Render]:
 
 
 def formats() -> dict[str, Render]:
-    if not _FORMATS:
+    global _SCANNED
+    if not _SCANNED:  # a flag, not emptiness: one format imported first must not stop the scan
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{module.name}")
+        _SCANNED = True
     return _FORMATS
 
 

@@ -69,6 +69,9 @@ def _test(number_: str, part: PartResult, check: CheckResult, options: ReportOpt
 
 def _overall_output(report: GradingReport, options: ReportOptions) -> str:
     lines = [f"**Score: {total_line(report)}**", ""]
+    if report.partial:
+        lines += [f"Partial: checks the `{report.backend}` backend cannot run are left out of this score "
+                  "(see the notes).", ""]
     if report.problems:
         lines += ["**Problems** (fix these first; the checks below depend on them):", ""]
         for problem in report.problems:
@@ -82,6 +85,9 @@ def _overall_output(report: GradingReport, options: ReportOptions) -> str:
         lines.append(f"{len(hidden)} check(s) are hidden from students for now; their points count.")
     for note in report.notes:
         lines.append(f"- {clean_text(note)}")
+    if report.lint:
+        lines += ["", "**Dockerfile suggestions** (hadolint, not scored):", ""]
+        lines += [f"- {clean_text(finding)}" for finding in report.lint]
     return "\n".join(lines).strip() + "\n"
 
 

@@ -6,7 +6,9 @@ time="S">` per check, with `<failure message=…>` (failed), `<error message=…
 hint. Element and attribute names are those of the Jenkins/xunit `junit-10.xsd` that pytest
 validates its own `--junitxml` against. Grading problems (a failed build) go to the
 `<system-err>` of a suite named `grading` that holds no test cases, so the counts stay the
-checks' counts; each part suite carries its points as `<properties>`.
+checks' counts; each part suite carries its points as `<properties>`. (That xsd names the
+error element `errors`; every JUnit reader, pytest's own writer included, uses `<error>`,
+and so does this.)
 
 Built with xml.etree, so it is well-formed whatever the messages hold; control characters
 (which XML 1.0 forbids) and ANSI colour codes are stripped first.
@@ -71,7 +73,9 @@ def render(report: GradingReport, options: ReportOptions) -> str:
                 out.append(f"hint: {clean_text(check.hint)}")
             ET.SubElement(case, "system-out").text = "\n".join(out)
 
-    root.attrib.update(_counts(every))
+    counts = _counts(every)
+    del counts["skipped"]  # not an attribute of <testsuites> in junit-10.xsd; each suite has it
+    root.attrib.update(counts)
     root.set("time", f"{total_time:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

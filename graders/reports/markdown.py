@@ -1,8 +1,10 @@
 """`markdown`: the feedback page a student reads.
 
-Problems first (a build failure's log tail in a code block), then the score, a table per
-part, and for every check that did not pass what was seen and the hint. With the student
+The score, then the problems before anything else (a build failure's log tail in a code
+block), a table per part, and for every check that did not pass what was seen and the hint. With the student
 audience, hidden checks and service logs are left out (their points still count).
+
+Notes (a partial score among them) and hadolint's suggestions (not scored) come last.
 
 This module also holds the small text helpers the platform formats share: `clean_text`
 (control characters out), `truncate` (a cap that says what it cut) and `points`.
@@ -107,6 +109,9 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
     shown = for_audience(report, options)
     h2, h3 = heading + "#", heading + "##"
     out: list[str] = [f"{heading} Grading: {total_line(report)}", ""]
+    if report.partial:
+        out += [f"_Partial score: checks the `{report.backend}` backend cannot run are left out of the "
+                "maximum (see the notes)._", ""]
     if report.problems:
         out += [f"{h2} Problems", "",
                 "These stopped part of the grading; fix them first, the checks below depend on them.", ""]
@@ -153,6 +158,10 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
         notes.insert(0, f"{len(hidden)} hidden check(s) count toward the score but are not shown.")
     if notes:
         out += [f"{h2} Notes", ""] + [f"- {_cell(n, 500)}" for n in notes] + [""]
+
+    if report.lint:
+        out += [f"{h2} Dockerfile suggestions (hadolint, not scored)", ""]
+        out += [f"- {_cell(finding, 500)}" for finding in report.lint] + [""]
 
     if options.audience != "student" and report.service_logs:
         out += [f"{h2} Service logs (instructors)", ""]

@@ -70,6 +70,7 @@ def _output(report: GradingReport, options: ReportOptions, limit: int) -> str:
     for problem in report.problems:
         lines += [clean_text(problem), ""]
     lines += [f"note: {clean_text(n)}" for n in report.notes]
+    lines += [f"suggestion (hadolint, not scored): {clean_text(f)}" for f in report.lint]
     if options.audience != "student":
         for service, log in sorted(report.service_logs.items()):
             lines += ["", f"--- logs of {service} ---", clean_text(log)]
@@ -90,6 +91,8 @@ def _build(report: GradingReport, options: ReportOptions, limit: int) -> dict[st
     total = report.score + report.bonus_score
     score = min(1.0, total / report.max_score) if report.max_score else (1.0 if total else 0.0)
     message = f"Score: {total_line(report)}."
+    if report.partial:
+        message += f" Partial: checks the {report.backend} backend cannot run are left out of the maximum."
     if report.problems:
         message += " Problems: " + "; ".join(clean_text(p).split("\n", 1)[0] for p in report.problems)
     return {"gradable": True, "score": round(score, 4), "message": truncate(message, max(limit, 500)),

@@ -33,3 +33,4 @@ def test_placeholders_inside_text_are_filled_and_unknown_ones_kept():
 
 def test_placeholders_are_found_at_any_depth():
     assert placeholders({"a": ["{x}", {"b": "pre {y} post"}], "{z}": 1}) == {"x", "y", "z"}
+
