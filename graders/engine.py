@@ -23,7 +23,7 @@ from graders.backends.discovery import discover_roles
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
 from graders.dockerfile import hadolint, parse_dockerfile
 from graders.results import CheckResult, GradingReport, Outcome, PartResult, Status
-from graders.spec.model import CheckSpec, Spec
+from graders.spec.model import CheckSpec, Spec, roles_named
 from graders.spec.template import draw_inputs
 
 EventFn = Callable[[str, Any], None]
@@ -94,6 +94,7 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         emit("step", "inspect")
         stack.info = backend.inspect()
         report.notes.extend(stack.info.notes)
+        _copy_notes(backend, report)
         image_cmd = ""
         if stack.info.dockerfile:
             with contextlib.suppress(OSError, ValueError):
@@ -114,11 +115,16 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         emit("step", "start")
         t0 = time.monotonic()
         report.problems.extend(backend.start(ready, spec.timeouts.start_s))
+        _copy_notes(backend, report)
         report.timings.up_s = time.monotonic() - t0
         stack.started = True
     except StackError as exc:
         stack.problem = exc
         report.problems.append(f"{exc.step}: {exc.message}" + (f"\n{exc.details}" if exc.details else ""))
+
+
+def _copy_notes(backend: Backend, report: GradingReport) -> None:
+    report.notes.extend(n for n in getattr(backend, "notes", []) if n not in report.notes)
 
 
 def _capture_logs(backend: Backend, report: GradingReport) -> None:
@@ -191,6 +197,12 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
             return result(Status.SKIPPED, f"not run: it needs '{need}', which was not run")
         if prior.status is not Status.PASSED:
             return result(Status.SKIPPED, f"not run: it needs '{need}', which {prior.status.value}")
+    unrunnable = getattr(backend, "skipped", {})
+    named = roles_named([check.body, *(step.body for step in check.setup)])
+    if blocked := sorted(r for r in named if stack.roles.get(r) in unrunnable):
+        return result(Status.SKIPPED, f"not graded here: the '{blocked[0]}' service "
+                                      f"({unrunnable[stack.roles[blocked[0]]]}) does not run on the "
+                                      f"'{backend.name}' backend", counted=False)
     step_types = [registry()[s.type] for s in check.setup]
     if any(t.needs_stack for t in [check_type, *step_types]) and not stack.started:
         why = f"{stack.problem.step} failed: {stack.problem.message}" if stack.problem else "the stack is not running"

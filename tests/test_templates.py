@@ -61,10 +61,10 @@ def test_run_autograder_grades_the_submission_with_the_bundled_spec(bundle):
         spec = archive.read("grader/specs/lab4.yaml")
     assert script.startswith("#!/usr/bin/env bash\n")
     assert 'SPEC="$SOURCE/grader/specs/lab4.yaml"' in script and "@SPEC@" not in script
-    assert "/autograder/submission" in script
+    assert 'SUBMISSION="$ROOT/submission"' in script
     for flag in ("--format gradescope --out \"$RESULTS/results.json\"", "--backend local", "--spec \"$SPEC\""):
         assert flag in script
-    assert "RESULTS=/autograder/results" in script
+    assert 'RESULTS="$ROOT/results"' in script and 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in script
     assert spec == LAB_SPEC.read_bytes()
 
 
@@ -116,7 +116,8 @@ def test_bundle_reports_the_maximum_gradescope_should_use():
 def test_gradescope_setup_installs_the_bundled_grader():
     script = (TEMPLATES / "gradescope" / "setup.sh").read_text()
     assert "/autograder/source/grader" in script and "venv" in script
-    assert "/autograder/venv/bin/python" in (TEMPLATES / "gradescope" / "run_autograder").read_text()
+    run_autograder = (TEMPLATES / "gradescope" / "run_autograder").read_text()
+    assert 'PYTHON="${GRADER_PYTHON:-$ROOT/venv/bin/python}"' in run_autograder
 
 
 # --- GitHub Classroom ---------------------------------------------------------------------
@@ -170,8 +171,8 @@ def test_prairielearn_info_json_enables_external_grading_within_limits():
 
 def test_prairielearn_entrypoint_grades_the_student_into_results_json():
     script = (TEMPLATES / "prairielearn" / "run.sh").read_text()
-    assert "mkdir -p \"$RESULTS\"" in script and "RESULTS=/grade/results" in script
-    assert "SUBMISSION=/grade/student" in script
+    assert "mkdir -p \"$RESULTS\"" in script and 'RESULTS="$GRADE_ROOT/results"' in script
+    assert 'SUBMISSION="$GRADE_ROOT/student"' in script and 'GRADE_ROOT="${GRADE_ROOT:-/grade}"' in script
     for flag in ("--format prairielearn --out \"$RESULTS/results.json\"", "--backend local"):
         assert flag in script
 
@@ -196,3 +197,41 @@ def test_prairielearn_fallback_writes_an_ungradable_result(tmp_path):
     import jsonschema
 
     jsonschema.validate(result, json.loads((ROOT / "specs/formats/prairielearn.schema.json").read_text()))
+
+
+# --- the entrypoints run for real, on the reference, with the local backend -----------------
+
+def run_entrypoint(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    # No Docker engine answers for the child: exactly the platforms' situation.
+    return subprocess.run(["bash", str(script)], env={**clean, "DOCKER_HOST": "unix:///nonexistent.sock",
+                                                      "GRADER_PYTHON": sys.executable, **env},
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.local
+def test_gradescope_run_autograder_writes_valid_results_for_the_reference(bundle, tmp_path):
+    import jsonschema
+
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    shutil.copytree(ROOT / "reference", root / "submission", ignore=shutil.ignore_patterns("__pycache__"))
+    proc = run_entrypoint(root / "source" / "run_autograder", {"AUTOGRADER_ROOT": str(root)})
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, json.loads((ROOT / "specs/formats/gradescope.schema.json").read_text()))
+    failed = [t["name"] for t in results["tests"] if t.get("status") == "failed" and t["max_score"] > 0]
+    assert failed == [], proc.stdout[-3000:]
+    assert results["score"] == maxima(LAB_SPEC)[1], proc.stderr[-2000:]
+
+
+@pytest.mark.local
+def test_prairielearn_entrypoint_writes_valid_results_for_the_reference(tmp_path):
+    import jsonschema
+
+    grade = tmp_path / "grade"
+    shutil.copytree(ROOT / "reference", grade / "student", ignore=shutil.ignore_patterns("__pycache__"))
+    proc = run_entrypoint(TEMPLATES / "prairielearn" / "run.sh", {"GRADE_ROOT": str(grade), "GRADER_DIR": str(ROOT)})
+    results = json.loads((grade / "results" / "results.json").read_text())
+    jsonschema.validate(results, json.loads((ROOT / "specs/formats/prairielearn.schema.json").read_text()))
+    assert results["gradable"] is True and results["score"] == 1, proc.stdout[-3000:]

@@ -77,6 +77,8 @@ class DockerBackend:
         self.compose_path = self.workdir / "compose.grader.json"
         self._ports: dict[tuple[str, int], tuple[str, int]] = {}
         self.dirty = False  # a check stopped, started or scaled a service since the last restore
+        self._stopped: set[str] = set()  # services a check stopped: restore() starts them again
+        self._scaled: dict[str, int] = {}  # services a check scaled -> their replicas before
 
     # --- compose CLI ----------------------------------------------------------------------
     def _compose(self, *args: str, timeout: float = 120) -> CommandResult:
@@ -85,10 +87,16 @@ class DockerBackend:
                            timeout=timeout, cwd=str(self.submission))
 
     def inspect(self) -> StackInfo:
+        from graders.backends import policy
+
         if not self.submission.is_dir():
             raise StackError("find", f"{self.submission} is not a folder")
         compose_file = find_compose_file(self.submission)
         dockerfile = "Dockerfile" if (self.submission / "Dockerfile").is_file() else None
+        # The policy (docs/policy.md) first on the files, before `compose config` reads any
+        # env_file / extends / include, then on the normalised model, before anything runs.
+        if violations := policy.check_files(self.submission, compose_file):
+            raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
         notes = []
         if compose_file is None:
             if dockerfile is None:
@@ -99,7 +107,8 @@ class DockerBackend:
         else:
             result = run_command(["docker", "compose", "-f", str(compose_file), "--project-directory",
                                   str(self.submission), "-p", self.project, "config", "--format", "json"],
-                                 timeout=60, cwd=str(self.submission), keep_stdout=True)
+                                 timeout=60, cwd=str(self.submission), keep_stdout=True,
+                                 env=policy.compose_env())
             if not result.ok:
                 raise StackError("compose-config", f"`docker compose config` rejects {compose_file.name}",
                                  result.tail(15))
@@ -107,6 +116,8 @@ class DockerBackend:
                 self.model = json.loads(result.stdout)
             except ValueError as exc:
                 raise StackError("compose-config", f"could not read the normalised compose model: {exc}") from None
+        if violations := policy.check_model(self.model, self.submission):
+            raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
         self.info = StackInfo(compose_file=compose_file.name if compose_file else None,
                               services=self.model.get("services") or {}, dockerfile=dockerfile, notes=notes)
         return self.info
@@ -228,26 +239,45 @@ class DockerBackend:
             states.setdefault(service, []).append(container.status)
         return states
 
+    def uptime_s(self, service: str) -> float | None:
+        """Seconds the service's youngest running container has been up; None if none runs."""
+        ages = []
+        for container in self._containers(service, all_=False):
+            started = container.attrs.get("State", {}).get("StartedAt", "")
+            with contextlib.suppress(ValueError):
+                ages.append(time.time() - _parse_docker_time(started))
+        return min(ages) if ages else None
+
     def stop_service(self, service: str) -> None:
         self.dirty = True
+        self._stopped.add(service)
         self._checked(self._compose("stop", "-t", "3", service, timeout=60), f"stop {service}")
 
     def start_service(self, service: str) -> None:
         self.dirty = True
+        self._stopped.discard(service)
         self._checked(self._compose("start", service, timeout=60), f"start {service}")
 
     def scale(self, service: str, replicas: int) -> None:
         self.dirty = True
+        self._scaled.setdefault(service, max(1, len(self._containers(service))))
         self._ports.clear()
         self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-deps", "--no-recreate",
                                     "--scale", f"{service}={replicas}", service, timeout=120),
                       f"scale {service} to {replicas}")
 
     def restore(self) -> None:
-        """Back to the shape `start` made: every service up, at its own scale."""
+        """Undo what checks did: start what they stopped, remove the replicas they added.
+        A container that exited by itself stays exited, so a later `running` check sees it."""
         self._ports.clear()
-        self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-recreate",
-                                    "--remove-orphans", timeout=120), "restore the stack")
+        for service, count in sorted(self._scaled.items()):
+            extra = sorted(self._containers(service), key=_container_number)[count:]
+            for container in extra:
+                _quietly(container.remove, force=True, v=True)
+        for service in sorted(self._stopped):
+            self._checked(self._compose("start", service, timeout=60), f"start {service}")
+        self._scaled.clear()
+        self._stopped.clear()
         self.dirty = False
 
     @staticmethod
@@ -270,6 +300,19 @@ class DockerBackend:
             _quietly(self.client.images.remove, private_image(self.project, name), force=True)
         self.client.close()
         unregister_run(self.run_id)
+
+
+def _container_number(container) -> int:
+    return int(container.labels.get("com.docker.compose.container-number", "0") or 0)
+
+
+def _parse_docker_time(text: str) -> float:
+    """Docker's RFC 3339 times carry nanoseconds, which datetime does not take."""
+    from datetime import datetime
+
+    head, _, rest = text.partition(".")
+    fraction = rest.rstrip("Z")[:6] if rest else "0"
+    return datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}+00:00").timestamp()
 
 
 def _http_answers(sock: socket.socket) -> bool:

@@ -21,6 +21,9 @@ SCHEMA = {
         "started": {"const": True, "description": "the stack was built and started"},
         "running": {"oneOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}],
                     "description": "these roles' services (or all) have every container running"},
+        "up_for_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "with running: and have been up this long (waits for it), so a service "
+                                    "that dies after idling is caught"},
         "stop": {"type": "string", "description": "role whose service to stop"},
         "start": {"type": "string", "description": "role whose service to start"},
         "restart": {"type": "string"},
@@ -29,7 +32,8 @@ SCHEMA = {
                                                                            "maximum": 10}}},
     },
     "minProperties": 1,
-    "maxProperties": 1,
+    "maxProperties": 2,
+    "dependentRequired": {"up_for_s": ["running"]},
 }
 
 
@@ -43,13 +47,29 @@ async def wait_running(ctx: CheckContext, service: str, count: int, within_s: fl
     return False
 
 
-async def _running(ctx: CheckContext, which: Any) -> Outcome:
+async def _wait_uptime(ctx: CheckContext, services: list[str], seconds: float) -> None:
+    """Sleep until every service has been up `seconds`, or one is down (then the check says so)."""
+    for _ in range(3):  # a service restarted meanwhile: wait for it again, a bounded number of times
+        ages = [await asyncio.to_thread(ctx.backend.uptime_s, s) for s in services]
+        if any(age is None for age in ages):
+            return
+        shortfall = seconds - min(ages)
+        if shortfall <= 0:
+            return
+        await asyncio.sleep(shortfall + 0.5)
+
+
+async def _running(ctx: CheckContext, which: Any, up_for_s: float | None = None) -> Outcome:
     states = await asyncio.to_thread(ctx.backend.service_states)
     services = list(states) if which == "all" else [ctx.service(role) for role in which]
+    if up_for_s:
+        await _wait_uptime(ctx, services, up_for_s)
+        states = await asyncio.to_thread(ctx.backend.service_states)
     down = {s: states.get(s, []) for s in services if not states.get(s) or
             any(state != "running" for state in states.get(s, []))}
     if not down:
-        return Outcome.ok(f"running: {', '.join(services)}")
+        held = f" (up for at least {up_for_s:g} s)" if up_for_s else ""
+        return Outcome.ok(f"running: {', '.join(services)}{held}")
     name, seen = next(iter(down.items()))
     last = (await asyncio.to_thread(ctx.backend.logs, name, 8)).splitlines()[-3:]
     return Outcome.fail(f"service '{name}' is {', '.join(seen) or 'gone'}, not running"
@@ -66,14 +86,14 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if not ctx.stack_started:
         return Outcome.fail(f"the stack is not running ({ctx.stack_problem or 'not started'})")
     if "running" in body:
-        return await _running(ctx, body["running"])
+        return await _running(ctx, body["running"], body.get("up_for_s"))
     if "scale" in body:
         service, replicas = ctx.service(body["scale"]["role"]), body["scale"]["replicas"]
         await asyncio.to_thread(ctx.backend.scale, service, replicas)
         if not await wait_running(ctx, service, replicas):
             return Outcome.fail(f"'{service}' did not reach {replicas} running replicas")
         return Outcome.ok(f"scaled '{service}' to {replicas}")
-    action = next(iter(body))
+    action = next(iter(body))  # stop / start / restart: one key
     service = ctx.service(body[action])
     if action in ("stop", "restart"):
         await asyncio.to_thread(ctx.backend.stop_service, service)

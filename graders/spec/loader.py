@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from graders.checks import registry
-from graders.spec.model import CheckSpec, PartSpec, RoleSpec, Spec, Step, Timeouts
+from graders.spec.model import CheckSpec, PartSpec, RoleSpec, Spec, Step, Timeouts, roles_named
 from graders.spec.schema import spec_schema
 from graders.spec.template import placeholders
 
@@ -141,7 +141,7 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             setup = tuple(Step(type=next(iter(s)), body=next(iter(s.values()))) for s in check.get("setup", []))
             for name in sorted(placeholders([check[type_name], *(s.body for s in setup)]) - variables):
                 problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
-            for role in sorted(_roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
+            for role in sorted(roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
                 problem([*cpath, type_name], f"role '{role}' is not defined in `roles`")
             hint = check.get("hint", {})
             checks.append(CheckSpec(
@@ -164,20 +164,6 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
     spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts))
     return spec, problems
-
-
-def _roles_named(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        found = {value["role"]} if isinstance(value.get("role"), str) else set()
-        for key in ("stop", "start", "restart", "target"):
-            if isinstance(value.get(key), str):
-                found.add(value[key])
-        if isinstance(value.get("running"), list):
-            found |= set(value["running"])
-        return found.union(*(_roles_named(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(_roles_named(v) for v in value)) if value else set()
-    return set()
 
 
 def _check_needs_graph(parts: list[PartSpec], problem) -> None:

@@ -92,3 +92,18 @@ class Spec:
             if check.qualified_id == qualified_id:
                 return check
         raise KeyError(qualified_id)
+
+
+def roles_named(value: Any) -> set[str]:
+    """Every role a check body or step names (`role: web`, `stop: worker`, `running: [...]`)."""
+    if isinstance(value, dict):
+        found = {value["role"]} if isinstance(value.get("role"), str) else set()
+        for key in ("stop", "start", "restart", "target"):
+            if isinstance(value.get(key), str):
+                found.add(value[key])
+        if isinstance(value.get("running"), list):
+            found |= set(value["running"])
+        return found.union(*(roles_named(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(roles_named(v) for v in value)) if value else set()
+    return set()

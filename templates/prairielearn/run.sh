@@ -9,8 +9,11 @@ set -uo pipefail
 
 GRADER_DIR="${GRADER_DIR:-/opt/lab4-grader}"
 GRADER_SPEC="${GRADER_SPEC:-$GRADER_DIR/specs/lab4.yaml}"
-RESULTS=/grade/results
-SUBMISSION=/grade/student
+# GRADE_ROOT and GRADER_PYTHON exist only so the entrypoint can be tried outside PrairieLearn.
+GRADE_ROOT="${GRADE_ROOT:-/grade}"
+PYTHON="${GRADER_PYTHON:-python3}"
+RESULTS="$GRADE_ROOT/results"
+SUBMISSION="$GRADE_ROOT/student"
 mkdir -p "$RESULTS"
 
 # pl-file-upload takes flat files; a project with folders comes as one zip: unpack it.
@@ -39,7 +42,7 @@ if [ "${#found[@]}" -eq 0 ] && [ "${#subdirs[@]}" -eq 1 ]; then
   SUBMISSION="${subdirs[0]%/}"
 fi
 
-python3 "$GRADER_DIR/runner.py" "$SUBMISSION" \
+"$PYTHON" "$GRADER_DIR/runner.py" "$SUBMISSION" \
   --spec "$GRADER_SPEC" \
   --backend local \
   --audience student \
