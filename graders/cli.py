@@ -52,6 +52,9 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed for the random inputs (default: fresh each run)")
     p.add_argument("--check-timeout", type=float, metavar="S", help="seconds per check (overrides the spec)")
     p.add_argument("--build-timeout", type=float, metavar="S", help="seconds for the build (overrides the spec)")
+    p.add_argument("--start-timeout", type=float, metavar="S", help="seconds for the start (overrides the spec)")
+    p.add_argument("--total-timeout", type=float, metavar="S",
+                   help="seconds for the whole grading (overrides the spec)")
     p.add_argument("--backend", choices=["auto", "docker", "local"], default="auto",
                    help="docker: build and run the stack in Docker; local: run its services as processes "
                         "(no Docker; Docker-only checks are left out); auto (default): docker when an engine "
@@ -97,9 +100,11 @@ def run_grade(argv: list[str]) -> int:
     if args.part and (missing := set(args.part) - {p.id for p in spec.parts}):
         raise Usage(f"no part {', '.join(sorted(missing))} in {args.spec}; parts: "
                     f"{', '.join(p.id for p in spec.parts)}")
-    if args.build_timeout:
-        from dataclasses import replace
-        spec = replace(spec, timeouts=replace(spec.timeouts, build_s=args.build_timeout))
+    from dataclasses import replace
+
+    overrides = {key: value for key, value in (("build_s", args.build_timeout), ("start_s", args.start_timeout),
+                                               ("total_s", args.total_timeout)) if value}
+    spec = replace(spec, timeouts=replace(spec.timeouts, **overrides))
     stderr = Console(stderr=True, no_color=args.no_color, highlight=False)
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
                            limits=Limits(), check_timeout_s=args.check_timeout)
@@ -135,6 +140,8 @@ def make_backend(submission: Path, spec, args):
     backend = LocalBackend(submission, workdir, build_timeout_s=spec.timeouts.build_s, run_id=args.run_id)
     if args.backend == "auto":
         backend.notes.append("no Docker engine answered: graded with the local backend (services as processes)")
+    backend.notes.append("the local backend runs the submission's code unconfined, as this user: use it only "
+                         "inside a throwaway container (Gradescope, PrairieLearn) or on your own code")
     return backend
 
 

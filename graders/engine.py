@@ -61,8 +61,9 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
         _bring_up(submission, spec, backend, report, stack, emit)
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
+        deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
         report.parts = asyncio.run(_run_checks(submission, spec, backend, stack, variables, options, emit,
-                                                 report.problems))
+                                                 report.problems, deadline))
         left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
                     and (not options.parts or c.part in options.parts)]
         if left_out:
@@ -136,7 +137,8 @@ def _capture_logs(backend: Backend, report: GradingReport) -> None:
 
 
 async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _Stack, variables: dict[str, Any],
-                      options: GradeOptions, emit: EventFn, problems: list[str]) -> list[PartResult]:
+                      options: GradeOptions, emit: EventFn, problems: list[str],
+                      deadline: float) -> list[PartResult]:
     types = registry()
     selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
     results: dict[str, CheckResult] = {}
@@ -155,7 +157,11 @@ async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _St
     for stage in sorted({c.stage for c in selected}):
         in_stage = [c for c in selected if c.stage == stage]
         done = {c.qualified_id: asyncio.Event() for c in in_stage}
-        await asyncio.gather(*(run_one(c, done) for c in in_stage))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(run_one(c, done) for c in in_stage)),
+                                   timeout=max(deadline - time.monotonic(), 0.01))
+        except (asyncio.TimeoutError, TimeoutError):
+            problems.append("total time: the grading ran out of its total time limit; unfinished checks failed")
         if stack.started and getattr(backend, "dirty", False):
             try:
                 await asyncio.to_thread(backend.restore)
@@ -163,6 +169,12 @@ async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _St
                 stack.problem, stack.started = exc, False
                 problems.append(f"{exc.step}: {exc.message}")
 
+    for check in selected:  # what the total time limit cut short
+        if check.qualified_id not in results:
+            results[check.qualified_id] = CheckResult(
+                id=check.id, title=check.title, status=Status.FAILED, score=0.0, max_score=check.points,
+                message="not finished: the grading's total time limit ran out",
+                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type)
     parts = []
     for part in spec.parts:
         if options.parts and part.id not in options.parts:
@@ -185,6 +197,8 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
                            message=message, hint=hint, details=details, duration_s=duration,
                            visibility=check.visibility, check_type=check.type)
 
+    if stack.problem and stack.problem.step == "policy":
+        return result(Status.SKIPPED, "not run: the submission was refused before running (see the problems)")
     missing = check.requires - getattr(backend, "capabilities", frozenset())
     if missing:
         return result(Status.SKIPPED, f"not graded here: it needs {', '.join(sorted(missing))}, which the "

@@ -108,6 +108,36 @@ def ensure_compose_v2() -> None:
         raise SystemExit(f"testbed: linked {binary} as {link} but 'docker compose version' still fails")
 
 
+# --- limits on image builds ----------------------------------------------------------------
+
+BUILD_PIDS = 1024
+BUILD_MEMORY = 3 << 30
+
+
+def limit_builds() -> None:
+    """Cap the cgroup BuildKit runs every RUN step under. Compose gives build steps no
+    limits, so without this a fork bomb or a memory hog in a student's Dockerfile reaches the
+    whole machine. The cap is shared by all builds at once; a runaway build then fails
+    instead of the host."""
+    if not is_root():
+        say("not root: image builds stay without a pids/memory cap")
+        return
+    v1 = Path("/sys/fs/cgroup/pids")
+    targets = ([(v1 / "docker/buildkit", "pids.max", BUILD_PIDS),
+                (Path("/sys/fs/cgroup/memory/docker/buildkit"), "memory.limit_in_bytes", BUILD_MEMORY)]
+               if v1.is_dir() else
+               [(Path("/sys/fs/cgroup/docker/buildkit"), "pids.max", BUILD_PIDS),
+                (Path("/sys/fs/cgroup/docker/buildkit"), "memory.max", BUILD_MEMORY)])
+    for folder, name, value in targets:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(str(value))
+        except OSError as exc:
+            say(f"could not cap builds ({folder / name}: {exc.strerror or exc})")
+            return
+    say(f"image builds capped at {BUILD_PIDS} processes and {BUILD_MEMORY >> 30} GiB (cgroup docker/buildkit)")
+
+
 # --- base images --------------------------------------------------------------------------
 
 def image_exists(tag: str) -> bool:
@@ -284,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_install:
         install_project(args.extras)
     ensure_docker_engine()
+    limit_builds()
     ensure_compose_v2()
     ensure_base_images(pull=not args.no_pull)
     say(f"ready in {time.monotonic() - started:.0f} s")

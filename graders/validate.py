@@ -1,14 +1,12 @@
-"""`runner.py validate SPEC --reference DIR [--mutants DIR] [-j N] [--json FILE]`: prove the spec's checks bite.
+"""`runner.py validate SPEC --reference DIR [--mutants DIR] [-j N] [--json FILE]`: prove the checks bite.
 
-The reference must score full marks, bonus included. Each mutant (tests/mutants/<name>/) is a
-copy of the reference with one student mistake: an overlay of files and `mutant.yaml`
-(`description`, `kills: [part.check, ...]`, optional `delete: [paths]`). Every mutant must lose
-exactly the checks it names (`kills`), and every check must be lost by some mutant.
-
-Copies live in one temporary folder, removed at the end. Gradings run in parallel (`-j`); each
-has its own compose project, images, network and host ports (DockerBackend's run id). Builds are
-shared through Docker's cache: the reference Dockerfile installs requirements.txt before it
-copies the code, so a mutant that changes only code rebuilds only the layers after `COPY . .`.
+The reference must score full marks, bonus included. A mutant (tests/mutants/<name>/) is the
+reference with one student mistake: overlay files plus `mutant.yaml` (`description`, `kills:
+[part.check, ...]`, optional `delete: [paths]`). Each mutant must lose exactly its `kills`, and
+each check must be lost by some mutant. Copies live in one temporary folder, removed at the end.
+Gradings run in parallel (`-j`), each in its own compose project (DockerBackend's run id names
+the project, images, network; host ports are ephemeral). Builds share BuildKit's cache: the
+reference installs requirements.txt before `COPY . .`, so code-only mutants reuse that layer.
 """
 
 from __future__ import annotations
@@ -25,7 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 import yaml
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graders.engine import GradeOptions, grade
@@ -33,6 +33,7 @@ from graders.results import Status
 from graders.spec.model import Spec
 
 MUTANT_FILE = "mutant.yaml"
+MUTANTS = Path(__file__).resolve().parent.parent / "tests" / "mutants"
 SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.pyc", "log.txt")
 
 
@@ -84,13 +85,6 @@ class Verdict:
         return not (self.reference_lost or self.dead or self.collateral or self.survived or self.errors)
 
 
-def _relative(value: object, where: str) -> str:
-    path = PurePosixPath(str(value))
-    if not str(value) or path.is_absolute() or ".." in path.parts:
-        raise MutantError(f"{where}: {value!r} is not a relative path inside the submission")
-    return path.as_posix()
-
-
 def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
     """Read and check one mutant folder against the spec's qualified check ids."""
     where = f"{folder.name}/{MUTANT_FILE}"
@@ -109,21 +103,21 @@ def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
         raise MutantError(f"{where}: kills names checks the spec does not have: {', '.join(unknown)}")
     if len(set(kills)) != len(kills):
         raise MutantError(f"{where}: kills lists a check twice")
-    if not isinstance(delete, list):
-        raise MutantError(f"{where}: delete must be a list of paths")
-    mutant = Mutant(folder.name, folder, description.strip(), tuple(kills),
-                    tuple(_relative(p, f"{where}: delete") for p in delete))
+    paths = [PurePosixPath(str(p)) for p in delete] if isinstance(delete, list) else None
+    if paths is None or any(not p.parts or p.is_absolute() or ".." in p.parts for p in paths):
+        raise MutantError(f"{where}: delete must list relative paths inside the submission, got {delete!r}")
+    mutant = Mutant(folder.name, folder, description.strip(), tuple(kills), tuple(p.as_posix() for p in paths))
     if not mutant.overlay() and not mutant.delete:
         raise MutantError(f"{where}: the mutant changes nothing (no overlay files, no delete)")
     return mutant
 
 
 def load_mutants(root: Path, known_checks: Iterable[str]) -> list[Mutant]:
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / MUTANT_FILE).is_file())
+    """Every folder under `root` is a mutant (names starting with `.` or `_` aside)."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name[0] not in "._")
     if not folders:
-        raise MutantError(f"{root}: no mutant folders (a folder with {MUTANT_FILE})")
-    known = set(known_checks)
-    return [load_mutant(folder, known) for folder in folders]
+        raise MutantError(f"{root}: no mutant folders")
+    return [load_mutant(folder, set(known_checks)) for folder in folders]
 
 
 def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
@@ -186,49 +180,48 @@ def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run
 MARKS = {"failed": "✘", "error": "!", "skipped": "–"}
 
 
+def cell(status: str, intended: bool) -> str:
+    """One matrix cell; plain text tells intended from collateral even without colour (`*`)."""
+    if status == "passed":
+        return "[bold red]○" if intended else ""
+    return f"[green]{MARKS[status]}" if intended else f"[bold red]{MARKS[status]}*"
+
+
 def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run],
            wall_s: float, jobs: int) -> None:
-    table = Table(title="Kill matrix (✘ failed, – skipped, ! error; green = intended, red = collateral, "
-                  "○ = intended but passed)", title_justify="left", header_style="bold")
-    table.add_column("check")
-    table.add_column("ref", justify="center")
+    table = Table(title="Kill matrix: ✘ failed, – skipped, ! error; * = collateral (not in kills), "
+                  "○ = in kills but passed", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  padding=(0, 0))
+    table.add_column("check", no_wrap=True, min_width=max(map(len, verdict.checks), default=5))
+    table.add_column("ref", justify="center", min_width=4)
     for index, _ in enumerate(mutants, start=1):
-        table.add_column(str(index), justify="center")
+        table.add_column(str(index), justify="center", min_width=3)
     for check in verdict.checks:
-        ref = reference.statuses.get(check, "missing")
-        cells = ["[green]✔" if ref == "passed" else f"[red]{MARKS.get(ref, '?')}"]
+        ref = reference.statuses.get(check, "error")
+        cells = ["[green]✔" if ref == "passed" else f"[bold red]{MARKS[ref]}"]
         for mutant in mutants:
-            status = runs[mutant.name].statuses.get(check, "passed") if mutant.name in runs else "passed"
-            intended = check in mutant.kills
-            if status == "passed":
-                cells.append("[bold red]○" if intended else "")
-            else:
-                cells.append(f"[{'green' if intended else 'bold red'}]{MARKS.get(status, '?')}")
+            run = runs.get(mutant.name)
+            cells.append("[magenta]!" if run is None or run.error else
+                         cell(run.statuses.get(check, "error"), check in mutant.kills))
         style = "bold red" if check in verdict.dead else ("yellow" if check in verdict.indirect else "")
         table.add_row(f"[{style}]{check}" if style else check, *cells)
     console.print(table)
     for index, mutant in enumerate(mutants, start=1):
         run = runs.get(mutant.name)
         timing = f"{run.seconds:.0f} s, build {run.build_s:.1f} s" if run else "not run"
-        console.print(f"  {index:>2} {mutant.name} ({timing}): {mutant.description}")
-    console.print(f"reference: {reference.seconds:.0f} s, build {reference.build_s:.1f} s; "
-                  f"{len(mutants)} mutants graded with -j {jobs}; wall clock {wall_s:.0f} s")
-
-    def line(label: str, items: list[str] | dict[str, list[str]] | dict[str, str]) -> None:
-        if not items:
-            console.print(f"[green]{label}: none")
-            return
-        text = items if isinstance(items, list) else [f"{k} ({', '.join(v) if isinstance(v, list) else v})"
-                                                      for k, v in items.items()]
-        console.print(f"[bold red]{label}: " + "; ".join(text))
-
-    line("reference lost", verdict.reference_lost)
-    line("dead", verdict.dead)
-    line("collateral", verdict.collateral)
-    line("survived", verdict.survived)
-    line("errors", verdict.errors)
+        console.print(f"  {index:>2} {mutant.name} ({timing}): {escape(mutant.description)}")
+    console.print(f"reference: {reference.seconds:.0f} s, build {reference.build_s:.1f} s; {len(mutants)} mutants "
+                  f"with -j {jobs}; wall clock {wall_s:.0f} s (builds of code-only mutants reuse the cached "
+                  f"dependency layer: see the build times)")
+    findings = {"reference lost": verdict.reference_lost, "dead": verdict.dead,
+                "collateral": [f"{m} ({', '.join(c)})" for m, c in verdict.collateral.items()],
+                "survived": [f"{m} ({', '.join(c)})" for m, c in verdict.survived.items()],
+                "errors": [f"{name} ({why})" for name, why in verdict.errors.items()]}
+    for label, items in findings.items():
+        console.print(f"[bold red]{label}: " + escape("; ".join(items)) if items else f"[green]{label}: none")
     if verdict.indirect:
-        console.print("[yellow]note: only ever skipped, never failed directly: " + ", ".join(verdict.indirect))
+        console.print("[yellow]note: only ever skipped (a check they need was lost), never failed: "
+                      + ", ".join(verdict.indirect))
     console.print("[bold green]validate: OK" if verdict.ok else "[bold red]validate: FAILED")
 
 
@@ -237,11 +230,10 @@ def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mappi
         "ok": verdict.ok,
         "wall_s": round(wall_s, 1),
         "verdict": asdict(verdict),
-        "reference": {**asdict(reference), "statuses": dict(reference.statuses)},
-        "mutants": [{"name": m.name, "description": m.description, "kills": list(m.kills),
-                     "delete": list(m.delete), "overlay": m.overlay(),
-                     "run": ({**asdict(runs[m.name]), "statuses": dict(runs[m.name].statuses)}
-                             if m.name in runs else None)} for m in mutants],
+        "reference": asdict(reference),
+        "mutants": [{"name": m.name, "description": m.description, "kills": list(m.kills), "delete": list(m.delete),
+                     "overlay": m.overlay(), "run": asdict(runs[m.name]) if m.name in runs else None}
+                    for m in mutants],
     }
 
 
@@ -253,7 +245,7 @@ def run_validate(argv: list[str]) -> int:
                                 "exit 1 when a check is dead or a mutant loses more or fewer checks than it names.")
     p.add_argument("spec", help="the spec to validate, e.g. specs/lab4.yaml")
     p.add_argument("--reference", required=True, help="the reference solution folder")
-    p.add_argument("--mutants", default="tests/mutants", help="folder of mutant folders (default: tests/mutants)")
+    p.add_argument("--mutants", default=str(MUTANTS), help="folder of mutant folders (default: tests/mutants)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="gradings at once (default: 2)")
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="grade only this mutant (repeatable)")
     p.add_argument("--seed", type=int, help="seed for the spec's random inputs (default: fresh each grading)")
@@ -275,8 +267,8 @@ def run_validate(argv: list[str]) -> int:
     if not engine_available():
         print("runner.py validate: no Docker engine answers", file=sys.stderr)
         return 2
-    console = Console(highlight=False, width=max(120, 48 + 3 * len(mutants)))
-    err = Console(stderr=True, highlight=False)
+    console = Console(highlight=False, width=max(120, 40 + 4 * (len(mutants) + 1)))
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     started = time.monotonic()
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
@@ -296,10 +288,11 @@ def run_validate(argv: list[str]) -> int:
             try:
                 for future in as_completed(futures):
                     run = runs[futures[future].name] = future.result()
-                    err.print(f"  {run.name}: lost {', '.join(sorted(run.killed())) or 'nothing'} "
-                              f"({run.seconds:.0f} s){' ERROR ' + run.error if run.error else ''}")
+                    err.print(escape(f"  {run.name}: lost {', '.join(sorted(run.killed())) or 'nothing'} "
+                                     f"({run.seconds:.0f} s){' ERROR ' + run.error if run.error else ''}"))
             except KeyboardInterrupt:
-                pool.shutdown(wait=True, cancel_futures=True)  # running gradings tear their stacks down
+                err.print("interrupted: waiting for the running gradings to finish and tear down")
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
     wall = time.monotonic() - started
     verdict = decide(checks, ref_run, mutants, runs)

@@ -9,6 +9,8 @@ scale a service put it back before they end.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,11 @@ from graders.backends.docker import DockerBackend, engine_available
 from graders.checks import CheckContext, CheckFailed, registry
 from graders.results import Outcome
 from graders.spec.loader import load_spec
+
+# Everything the gradings of this test session create carries this label (subprocesses inherit
+# it), so the leftover check at the end counts only this session's containers.
+SESSION_LABEL = f"org.graders.test-session={secrets.token_hex(4)}"
+os.environ["GRADER_EXTRA_LABELS"] = SESSION_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference"
@@ -107,7 +114,7 @@ class Stack:
 
 def grader_containers() -> set[str]:
     client = docker.from_env()
-    found = {c.id for c in client.containers.list(all=True, filters={"label": "org.graders.run"})}
+    found = {c.id for c in client.containers.list(all=True, filters={"label": SESSION_LABEL})}
     client.close()
     return found
 

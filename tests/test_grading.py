@@ -155,3 +155,44 @@ def test_hadolint_findings_reach_the_report_as_hints(tmp_path, docker_engine):
     _, report, text = graded(tmp_path, submission, "--part", "docker")
     assert any("DL3025" in finding for finding in report["lint"]), report["lint"]
     assert statuses(report)["docker.cmd_exec_form"] == "failed" and "hadolint suggests" in text
+
+
+@pytest.mark.docker
+def test_total_time_limit_stops_a_slow_grading_with_a_complete_report(tmp_path, docker_engine):
+    code, report, _ = graded(tmp_path, REFERENCE, "--part", "queue", "--total-timeout", "10")
+    assert code == 0
+    assert any(p.startswith("total time:") for p in report["problems"])
+    cut = [c for p in report["parts"] for c in p["checks"] if "total time limit ran out" in c["message"]]
+    assert cut and all(c["status"] == "failed" for c in cut)
+    assert report["timings"]["total_s"] < 60
+
+
+@pytest.mark.docker
+def test_grading_never_changes_the_submission_folder(tmp_path, docker_engine):
+    submission = copy_reference(tmp_path)
+    compose = submission / "compose.yaml"
+    # A service that writes into a bind mount of the whole project, as root.
+    compose.write_text(compose.read_text() + "\n  scribble:\n    image: python:3.11-slim\n"
+                       "    command: [\"sh\", \"-c\", \"echo hi > /data/written.txt && sleep 600\"]\n"
+                       "    volumes:\n      - .:/data\n")
+    before = sorted((p.relative_to(submission), p.stat().st_mtime_ns) for p in submission.rglob("*"))
+    code, report, _ = graded(tmp_path, submission, "--part", "docker")
+    assert code == 0 and statuses(report)["docker.all_running"] == "passed"
+    assert not (submission / "written.txt").exists()
+    assert sorted((p.relative_to(submission), p.stat().st_mtime_ns) for p in submission.rglob("*")) == before
+
+
+@pytest.mark.docker
+def test_the_stack_runs_from_a_private_copy(tmp_path, docker_engine):
+    from graders.backends.docker import DockerBackend
+
+    backend = DockerBackend(REFERENCE, tmp_path / "work")
+    try:
+        info = backend.inspect()
+        assert backend.submission == tmp_path / "work" / "submission" and backend.submission != REFERENCE
+        assert oct((tmp_path / "work").stat().st_mode & 0o777) == "0o700"
+        nginx_bind = info.services["nginx"]["volumes"][0]["source"]
+        assert nginx_bind.startswith(str(backend.submission)), nginx_bind
+        assert info.services["web"]["build"]["context"] == str(backend.submission)
+    finally:
+        backend.teardown()

@@ -9,18 +9,42 @@ Pure: model in, model out. What it guarantees:
 - built images get private per-grading tags, so `image: python:3.11-slim` beside `build:`
   never overwrites a base image on the host;
 - labels on every service, network and volume, so leftovers can always be found;
-- the grader's resource limits replace the student's.
+- the grader's resource limits replace the student's;
+- containment (docs/policy.md), whatever the policy already refused: all capabilities
+  dropped but a small fixed set, no privileged mode, devices, host namespaces or confinement
+  switched off, bounded logs, no core dumps, crash loops capped, replicas capped, healthchecks
+  no more often than once a second, the Docker socket never mounted, build tags that could
+  overwrite a host image dropped.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 from graders.backends.base import Limits
 
 LABEL_RUN = "org.graders.run"
 LABEL_TOOL = "org.graders.tool"
+
+# What the official/stand-in images need: redis and nginx start as root and switch user,
+# nginx binds port 80, entrypoints chown their data folders, apps signal their children.
+# Docker's default set also has FSETID, MKNOD, NET_RAW, SETFCAP, SETPCAP, SYS_CHROOT, AUDIT_WRITE.
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+LOGGING = {"driver": "json-file", "options": {"max-size": "1m", "max-file": "1"}}
+MAX_RESTARTS = 3  # `restart: always` becomes on-failure:3 - a crash loop ends, a startup race still heals
+MAX_REPLICAS = 3  # per service as the student wrote it; the grader's own `--scale` is not capped
+MIN_HEALTHCHECK_INTERVAL_S = 1.0
+# Removed from every service: the policy refuses them, and nothing of the lab needs them.
+DROPPED_KEYS = ("privileged", "cap_add", "cap_drop", "devices", "device_cgroup_rules", "gpus", "cgroup_parent",
+                "runtime", "oom_kill_disable", "oom_score_adj", "external_links", "cpu_count", "cpu_percent",
+                "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_runtime", "cpu_rt_period", "cpuset",
+                "blkio_config", "mem_reservation", "mem_swappiness", "storage_opt")
+HOST_NAMESPACE_KEYS = ("pid", "ipc", "uts", "userns_mode", "cgroup")
+BUILD_DROPPED_KEYS = ("tags", "ssh", "privileged", "entitlements", "cache_to")
 
 
 def _rewrite_ports(service: dict[str, Any], probe: list[int]) -> list[dict[str, Any]]:
@@ -44,13 +68,120 @@ def _apply_limits(service: dict[str, Any], limits: Limits) -> None:
     service["memswap_limit"] = limits.memory
     service["pids_limit"] = limits.pids
     service["cpus"] = limits.cpus
-    service.setdefault("ulimits", {})["nofile"] = {"soft": limits.nofile, "hard": limits.nofile}
-    security = [opt for opt in service.get("security_opt") or [] if "no-new-privileges" not in opt]
-    service["security_opt"] = [*security, "no-new-privileges:true"]
+    ulimits = service.get("ulimits") if isinstance(service.get("ulimits"), dict) else {}
+    ulimits["nofile"] = {"soft": limits.nofile, "hard": limits.nofile}
+    ulimits["core"] = {"soft": 0, "hard": 0}  # no core dumps handed to the host's core_pattern
+    service["ulimits"] = ulimits
+    service["security_opt"] = ["no-new-privileges:true"]  # and nothing that switches confinement off
     resources = (service.get("deploy") or {}).get("resources")
     if resources:  # the student's own limits would otherwise win over ours
         resources.pop("limits", None)
         resources.pop("reservations", None)
+
+
+def _contain(service: dict[str, Any], services: dict[str, Any], submission: Path | None) -> None:
+    """Defence in depth: whatever the policy let through, the container gets no more."""
+    for key in DROPPED_KEYS:
+        service.pop(key, None)
+    service["cap_drop"] = ["ALL"]
+    service["cap_add"] = list(CAPABILITIES)
+    for key in HOST_NAMESPACE_KEYS:
+        value = str(service.get(key) or "")
+        if value == "host" or value.startswith("container:") or (
+                value.startswith("service:") and value[8:] not in services):
+            service.pop(key)
+    mode = str(service.get("network_mode") or "")
+    if mode and mode != "none" and not (mode.startswith("service:") and mode[8:] in services):
+        service.pop("network_mode")
+    service["volumes_from"] = [v for v in service.get("volumes_from") or []
+                               if not str(v).startswith("container:") and str(v).split(":")[0] in services]
+    if not service["volumes_from"]:
+        del service["volumes_from"]
+    service["logging"] = copy.deepcopy(LOGGING)
+    _cap_restart(service)
+    _cap_replicas(service)
+    _cap_healthcheck(service.get("healthcheck"))
+    if service.get("volumes"):
+        service["volumes"] = [v for v in (_safe_volume(v, submission) for v in service["volumes"]) if v]
+    build = service.get("build")
+    if isinstance(build, dict):
+        for key in BUILD_DROPPED_KEYS:
+            build.pop(key, None)
+        if build.get("network") not in (None, "default", "none"):
+            build.pop("network")
+
+
+def _safe_volume(volume: Any, submission: Path | None) -> Any:
+    """None for a bind the grader never mounts: the Docker socket always, and, when the
+    submission is known, any host path outside it. Mount propagation is dropped."""
+    if not isinstance(volume, dict) or volume.get("type") != "bind":
+        return volume
+    source = str(volume.get("source") or "")
+    real = os.path.realpath(source)
+    if os.path.basename(source.rstrip("/")) == "docker.sock" or os.path.basename(real) == "docker.sock":
+        return None
+    if submission is not None:
+        root = os.path.realpath(submission)
+        if real != root and not real.startswith(root.rstrip("/") + "/"):
+            return None
+    if isinstance(volume.get("bind"), dict):
+        volume["bind"].pop("propagation", None)
+    return volume
+
+
+def _cap_restart(service: dict[str, Any]) -> None:
+    """Keep the student's wish to be restarted, but not forever: always / unless-stopped /
+    on-failure[:N] / deploy.restart_policy become on-failure:min(N, 3). A clean exit (0) is
+    no longer restarted - a lab service must not exit at all."""
+    deploy = service.get("deploy") or {}
+    policy = deploy.pop("restart_policy", None) or {}
+    restart = str(service.get("restart") or "")
+    wanted, retries = False, MAX_RESTARTS
+    if restart and restart != "no":
+        wanted = True
+        if restart.startswith("on-failure:") and restart.split(":", 1)[1].isdigit():
+            retries = min(retries, int(restart.split(":", 1)[1]))
+    elif not restart and policy.get("condition", "any") in ("any", "on-failure") and policy:
+        wanted = True
+        if str(policy.get("max_attempts", "")).isdigit():
+            retries = min(retries, int(policy["max_attempts"]))
+    if wanted and retries > 0:
+        service["restart"] = f"on-failure:{retries}"
+    else:
+        service["restart"] = "no"
+
+
+def _cap_replicas(service: dict[str, Any]) -> None:
+    deploy = service.get("deploy") or {}
+    for holder, key in ((deploy, "replicas"), (service, "scale")):
+        value = holder.get(key)
+        if value is not None and str(value).isdigit() and int(value) > MAX_REPLICAS:
+            holder[key] = MAX_REPLICAS
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_s(text: Any) -> float | None:
+    """A compose (Go) duration such as 1m30s or 500ms in seconds; None when unreadable."""
+    if isinstance(text, (int, float)):
+        return float(text) / 1e9  # the engine's unit: nanoseconds
+    parts = _DURATION.findall(str(text))
+    if not parts or "".join(n + u for n, u in parts) != str(text).strip():
+        return None
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+
+
+def _cap_healthcheck(healthcheck: Any) -> None:
+    """Every healthcheck is an exec in the container; a 1 ms interval would load the engine."""
+    if not isinstance(healthcheck, dict):
+        return
+    for key in ("interval", "start_interval"):
+        if key in healthcheck:
+            seconds = duration_s(healthcheck[key])
+            if seconds is None or seconds < MIN_HEALTHCHECK_INTERVAL_S:
+                healthcheck[key] = f"{MIN_HEALTHCHECK_INTERVAL_S:g}s"
 
 
 def _add_alias(service: dict[str, Any], alias: str) -> None:
@@ -63,11 +194,15 @@ def _add_alias(service: dict[str, Any], alias: str) -> None:
 
 
 def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_ports: dict[str, list[int]],
-                  limits: Limits) -> dict[str, Any]:
+                  limits: Limits, submission: Path | None = None,
+                  extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """`submission`, when given, also drops every bind of a host path outside it."""
     out = copy.deepcopy(model)
     out["name"] = project
-    labels = {LABEL_RUN: run_id, LABEL_TOOL: "lab4-grader"}
-    for name, service in (out.get("services") or {}).items():
+    labels = {**(extra_labels or {}), LABEL_RUN: run_id, LABEL_TOOL: "lab4-grader"}
+    services = out.get("services") or {}
+    for name, service in services.items():
+        _contain(service, services, submission)
         service["labels"] = {**(service.get("labels") or {}), **labels}
         service["ports"] = _rewrite_ports(service, probe_ports.get(name, []))
         if not service["ports"]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import posixpath
 import secrets
+import shutil
 import socket
 import tarfile
 import time
@@ -64,12 +66,15 @@ class DockerBackend:
 
     def __init__(self, submission: Path, workdir: Path, *, limits: Limits | None = None,
                  build_timeout_s: float = 900, run_id: str | None = None):
-        self.submission = submission.resolve()
+        self.original = submission.resolve()
+        # The stack runs from a private copy: bind mounts are writable, and grading must never
+        # change the student's folder (inspect() makes the copy once the policy allows it).
+        self.submission = self.original
         self.workdir = workdir
         self.limits = limits or Limits()
         self.build_timeout_s = build_timeout_s
         self.run_id = run_id or secrets.token_hex(4)
-        slug = "".join(c if c.isalnum() else "-" for c in self.submission.name.lower()).strip("-")[:20] or "sub"
+        slug = "".join(c if c.isalnum() else "-" for c in self.original.name.lower()).strip("-")[:20] or "sub"
         self.project = f"grader-{slug}-{self.run_id}"
         self.client = docker.from_env(timeout=60)
         self.info: StackInfo | None = None
@@ -97,7 +102,9 @@ class DockerBackend:
         # env_file / extends / include, then on the normalised model, before anything runs.
         if violations := policy.check_files(self.submission, compose_file):
             raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
-        notes = []
+        self.submission = self._private_copy()
+        compose_file = find_compose_file(self.submission)
+        notes = [*build_limit_notes()]
         if compose_file is None:
             if dockerfile is None:
                 raise StackError("find", "no compose file (compose.yaml, docker-compose.yml, ...) and no Dockerfile",
@@ -127,7 +134,8 @@ class DockerBackend:
         self.workdir.mkdir(parents=True, exist_ok=True)
         register_run(self.run_id)  # so `runner.py clean` knows this run is alive
         rewritten = rewrite_model(self.model, project=self.project, run_id=self.run_id,
-                                  probe_ports=probe_ports, limits=self.limits)
+                                  probe_ports=probe_ports, limits=self.limits, submission=self.submission,
+                                  extra_labels=extra_labels())
         self.compose_path.write_text(json.dumps(rewritten, indent=2))
         if any(s.get("build") for s in rewritten["services"].values()):
             result = self._compose("build", timeout=self.build_timeout_s)
@@ -173,6 +181,14 @@ class DockerBackend:
                 code = container.attrs.get("State", {}).get("ExitCode")
                 found.append((service, f"service '{service}' exited at start (exit code {code})"))
         return found
+
+    def _private_copy(self) -> Path:
+        target = self.workdir / "submission"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o700)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(self.original, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        return target
 
     # --- the running stack ----------------------------------------------------------------
     def _containers(self, service: str | None = None, all_: bool = True) -> list:
@@ -300,6 +316,22 @@ class DockerBackend:
             _quietly(self.client.images.remove, private_image(self.project, name), force=True)
         self.client.close()
         unregister_run(self.run_id)
+
+
+def extra_labels() -> dict[str, str]:
+    """Labels from GRADER_EXTRA_LABELS ("k=v,k2=v2"): a course, a batch, a test session."""
+    pairs = (item.partition("=") for item in os.environ.get("GRADER_EXTRA_LABELS", "").split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, _, value in pairs if key.strip()}
+
+
+def build_limit_notes() -> list[str]:
+    """Builds (RUN steps) get no per-container limits from compose; the host caps them on the
+    BuildKit cgroup (`python -m graders.testbed` sets it). Say so when it is not capped here."""
+    pids = Path("/sys/fs/cgroup/pids/docker/buildkit/pids.max")
+    if pids.exists() and pids.read_text().strip() == "max":
+        return ["image builds run without a pids/memory cap on this engine (`python -m graders.testbed` "
+                "sets one): a fork bomb in a Dockerfile's RUN is not contained"]
+    return []
 
 
 def _container_number(container) -> int:
