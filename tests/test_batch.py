@@ -64,12 +64,15 @@ def test_a_class_graded_with_two_jobs_gets_a_complete_gradebook(tmp_path, docker
     assert (out / "check_pass_rates.png").read_bytes()[:4] == b"\x89PNG"
     assert {c.id for c in docker.from_env().containers.list(all=True)} <= before, "the batch left containers"
 
-    # Resumable: nothing changed, so nothing is regraded; a changed submission is.
+    # Resumable: nothing changed, so nothing is regraded; a changed submission is, and so are
+    # errors. A regraded submission's state file is written anew.
+    stamps = {name: (out / name / "batch.json").stat().st_mtime_ns for name in expected}
     (classroom / "empty_student" / "Dockerfile").write_text("FROM python:3.11-slim\n")
     again = run_runner("batch", str(classroom), "-j", "2", "--out", str(out), "--lang", "en", timeout=900)
     assert again.returncode == 0
-    states = {name: json.loads((out / name / "batch.json").read_text())["row"] for name in expected}
-    assert [n for n, s in states.items() if not s["reused"]] == ["empty_student", "broken"]
+    regraded = sorted(n for n in expected if (out / n / "batch.json").stat().st_mtime_ns != stamps[n])
+    assert regraded == ["broken", "empty_student"]
+    assert "unchanged" in again.stderr
 
 
 def test_find_submissions_takes_folders_and_zips(tmp_path):

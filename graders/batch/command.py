@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per submission (default 1800)")
     p.add_argument("--pass-mark", type=float, help="score that counts as passed (default: half the maximum)")
-    p.add_argument("--queue", metavar="REDIS_URL", help="send the gradings to Celery grader workers at this broker")
+    p.add_argument("--queue", metavar="REDIS_URL", help="send the gradings to Celery grader workers at this broker "
+                   "(-j is then ignored: the workers set the parallelism)")
     p.add_argument("--lang", choices=["ru", "en"], default="ru")
     return p
 
