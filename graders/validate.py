@@ -65,6 +65,7 @@ class Run:
     build_s: float = 0.0
     problems: tuple[str, ...] = ()
     error: str = ""  # the grading itself crashed
+    messages: Mapping[str, str] = field(default_factory=dict)  # why each lost check was lost (for --json)
 
     def killed(self) -> set[str]:
         return {check for check, status in self.statuses.items() if status != Status.PASSED.value}
@@ -173,8 +174,10 @@ def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run
         report = grade(submission, spec, backend, GradeOptions(lang="en", seed=seed))
     except Exception as exc:  # noqa: BLE001 - one broken grading must not stop the others
         return Run(name, {}, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")
-    statuses = {f"{part.id}.{check.id}": check.status.value for part, check in report.all_checks()}
-    return Run(name, statuses, time.monotonic() - started, report.timings.build_s, tuple(report.problems))
+    checks = {f"{part.id}.{check.id}": check for part, check in report.all_checks()}
+    lost = {q: f"{c.message} ({c.duration_s:.1f} s)" for q, c in checks.items() if c.status is not Status.PASSED}
+    return Run(name, {q: c.status.value for q, c in checks.items()}, time.monotonic() - started,
+               report.timings.build_s, tuple(report.problems), messages=lost)
 
 
 MARKS = {"failed": "✘", "error": "!", "skipped": "–"}

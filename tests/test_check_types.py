@@ -4,6 +4,7 @@ right, and fails, with a message a student can act on, where the expectation is 
 from __future__ import annotations
 
 import secrets
+import time
 
 import httpx
 import pytest
@@ -171,3 +172,28 @@ def test_parallel_replicas_share_the_work(reference_stack):
     finally:
         reference_stack.backend.restore()
     assert outcome.passed, outcome.message
+
+
+def test_running_fails_for_a_service_that_died_even_if_it_runs_again(reference_stack):
+    """A worker that dies and is started again must not look healthy at the end."""
+    backend = reference_stack.backend
+    (container,) = backend._containers("worker", all_=False)
+    container.kill()  # not the grader's doing: an unexpected death
+    try:
+        deadline = time.monotonic() + 10
+        while not backend.unexpected_exits(["worker"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        reference_stack.compose("start", "worker")
+        outcome = reference_stack.check("stack", {"running": ["worker"]})
+        assert not outcome.passed and "service 'worker' exited with code 137" in outcome.message
+    finally:
+        reference_stack.compose("start", "worker")
+        backend.exit_watch.exits.clear()
+    assert reference_stack.check("stack", {"running": ["worker"]}).passed
+
+
+def test_stopping_a_service_through_the_grader_is_not_a_death(reference_stack):
+    backend = reference_stack.backend
+    backend.stop_service("worker")
+    backend.restore()
+    assert backend.unexpected_exits(["worker"]) == []

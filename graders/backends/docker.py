@@ -15,6 +15,7 @@ import secrets
 import shutil
 import socket
 import tarfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import docker.errors
 
 from graders.backends.base import Limits, StackError, StackInfo
 from graders.backends.compose_rewrite import LABEL_RUN, private_image, rewrite_model
+from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command
 from graders.cleanup import register_run, unregister_run
 
@@ -84,6 +86,8 @@ class DockerBackend:
         self.dirty = False  # a check stopped, started or scaled a service since the last restore
         self._stopped: set[str] = set()  # services a check stopped: restore() starts them again
         self._scaled: dict[str, int] = {}  # services a check scaled -> their replicas before
+        self.exit_watch = ExitWatch()
+        self._events = None  # the engine's event stream, read by a thread while the stack runs
 
     # --- compose CLI ----------------------------------------------------------------------
     def _compose(self, *args: str, timeout: float = 120) -> CommandResult:
@@ -147,6 +151,7 @@ class DockerBackend:
         """`up`, then wait until every port in `ready` answers (`ready` maps a service to its
         port and whether HTTP must answer there). A service in `ready` that exits fails the
         start; any other that exits is returned as a warning, and grading goes on."""
+        self._watch_exits()
         result = self._compose("up", "-d", "--no-build", "--pull", "never", timeout=timeout_s)
         if not result.ok:
             raise StackError("start", "`docker compose up` failed", result.tail(20))
@@ -172,6 +177,32 @@ class DockerBackend:
             if pending:
                 time.sleep(0.3)
         return [f"{message}; last log lines:\n{self.logs(service, 10)}" for service, message in self._exited()]
+
+    def _watch_exits(self) -> None:
+        """Record every `die` of this project's containers, from the engine's event stream."""
+        client = docker.from_env(timeout=None)
+        self._events = client.events(decode=True, filters={
+            "type": "container", "event": "die", "label": [f"com.docker.compose.project={self.project}"]})
+
+        def pump() -> None:
+            try:
+                for event in self._events:
+                    attrs = event.get("Actor", {}).get("Attributes", {})
+                    code = attrs.get("exitCode")
+                    self.exit_watch.record(event.get("id", ""), attrs.get("com.docker.compose.service", "?"),
+                                           int(code) if str(code).lstrip("-").isdigit() else None)
+            except Exception:  # noqa: BLE001 - the stream ends when teardown closes it
+                pass
+            finally:
+                client.close()
+
+        threading.Thread(target=pump, daemon=True, name=f"exits-{self.run_id}").start()
+
+    def unexpected_exits(self, services: list[str] | None = None) -> list[Exit]:
+        return self.exit_watch.unexpected(services)
+
+    def _expect_exits(self, service: str | None = None) -> None:
+        self.exit_watch.expect([c.id for c in self._containers(service, all_=False)])
 
     def _exited(self, among: set[str] | None = None) -> list[tuple[str, str]]:
         found = []
@@ -267,6 +298,7 @@ class DockerBackend:
     def stop_service(self, service: str) -> None:
         self.dirty = True
         self._stopped.add(service)
+        self._expect_exits(service)
         self._checked(self._compose("stop", "-t", "3", service, timeout=60), f"stop {service}")
 
     def start_service(self, service: str) -> None:
@@ -288,6 +320,7 @@ class DockerBackend:
         self._ports.clear()
         for service, count in sorted(self._scaled.items()):
             extra = sorted(self._containers(service), key=_container_number)[count:]
+            self.exit_watch.expect([c.id for c in extra])
             for container in extra:
                 _quietly(container.remove, force=True, v=True)
         for service in sorted(self._stopped):
@@ -303,6 +336,10 @@ class DockerBackend:
 
     def teardown(self) -> None:
         """Remove everything of this grading, even what compose lost track of."""
+        self.exit_watch.close()
+        if self._events is not None:
+            with contextlib.suppress(Exception):
+                self._events.close()
         if self.compose_path.exists():
             self._compose("down", "-v", "--remove-orphans", "-t", "2", timeout=120)
         label = {"label": f"{LABEL_RUN}={self.run_id}"}

@@ -38,6 +38,7 @@ import yaml
 
 from graders.backends.base import Limits, StackError, StackInfo
 from graders.backends.docker import _http_answers, find_compose_file, generated_stack
+from graders.backends.exits import ExitWatch
 from graders.backends.local_compose import ComposeError, host_names, normalise_compose
 from graders.backends.local_env import (
     Loopback,
@@ -95,6 +96,8 @@ class LocalBackend:
         self.info: StackInfo | None = None
         self.skipped: dict[str, str] = {}  # service -> why it cannot run without Docker
         self._stopped: set[str] = set()  # services a check stopped: restore() starts them again
+        self.exit_watch = ExitWatch()  # exits nobody asked for, for the `running` check
+        self._seen_exits: set[int] = set()
         self._scaled: set[str] = set()  # services a check scaled: restore() trims them to one
         self.launch: dict[str, Launch] = {}
         self.replicas: dict[str, list[Replica]] = {}
@@ -227,6 +230,8 @@ class LocalBackend:
     def _spawn(self, service: str, index: int) -> Replica:
         launch, replicas = self.launch[service], self.replicas[service]
         replica = next((r for r in replicas if r.index == index), None)
+        if replica is not None:
+            self._note_exit(replica)  # before its process is replaced
         if replica is None:
             replica = new_replica(service, index, launch, self.root / "containers" / f"{service}-{index}",
                                   self.root / "logs" / f"{service}-{index}.log", self.limits.log_cap_bytes)
@@ -240,8 +245,23 @@ class LocalBackend:
             with self._lock:
                 for service, replicas in self.replicas.items():
                     for replica in replicas:
+                        self._note_exit(replica)
                         if not self._closed.is_set() and restart_due(replica, time.monotonic()):
                             self._spawn(service, replica.index)
+
+    def _note_exit(self, replica) -> None:
+        """An exit nobody asked for (not a stop of the grader's) goes on the record, once."""
+        proc = replica.proc
+        if proc is not None and not replica.stopped and proc.poll() is not None and proc.pid not in self._seen_exits:
+            self._seen_exits.add(proc.pid)
+            self.exit_watch.record(str(proc.pid), replica.service, proc.returncode)
+
+    def unexpected_exits(self, services: list[str] | None = None):
+        with self._lock:
+            for replicas in self.replicas.values():
+                for replica in replicas:
+                    self._note_exit(replica)
+        return self.exit_watch.unexpected(services)
 
     def start(self, ready: dict[str, tuple[int, bool]], timeout_s: float) -> list[str]:
         """Start every service (its dependencies first; a redis dependency must answer), then
@@ -358,6 +378,8 @@ class LocalBackend:
         self._known(service)
         self._stopped.add(service)
         with self._lock:
+            for replica in self.replicas[service]:
+                self._note_exit(replica)  # a death before this stop is still news
             stop_replicas(list(self.replicas[service]), STOP_GRACE_S)
 
     def start_service(self, service: str) -> None:
@@ -417,6 +439,7 @@ class LocalBackend:
     def teardown(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL), free the addresses, remove the files."""
         self._closed.set()
+        self.exit_watch.close()
         if self._monitor is not None:
             self._monitor.join(timeout=5)
         with self._lock:

@@ -66,8 +66,12 @@ async def blocked_clients(ctx: CheckContext, command: str) -> int | None:
         await client.aclose()
 
 
-async def wait_for_idle_replicas(ctx: CheckContext, replicas: int, command: str, within_s: float = 20) -> None:
+async def wait_for_idle_replicas(ctx: CheckContext, service: str, replicas: int, command: str,
+                                 within_s: float = 20) -> None:
+    """Until every replica blocks on the queue. A replica that died meanwhile (some workers die
+    when idle: another check's business) is started again, so the burst meets all of them."""
     deadline = time.monotonic() + within_s
+    next_revive = time.monotonic() + 3
     while time.monotonic() < deadline:
         count = await blocked_clients(ctx, command)
         if count is None:
@@ -75,6 +79,11 @@ async def wait_for_idle_replicas(ctx: CheckContext, replicas: int, command: str,
             return
         if count >= replicas:
             return
+        if time.monotonic() >= next_revive:
+            states = (await asyncio.to_thread(ctx.backend.service_states)).get(service, [])
+            if states.count("running") < replicas:
+                await asyncio.to_thread(ctx.backend.scale, service, replicas)
+            next_revive = time.monotonic() + 3
         await asyncio.sleep(0.2)
 
 
@@ -108,7 +117,7 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     await asyncio.to_thread(ctx.backend.scale, service, replicas)
     if not await wait_running(ctx, service, replicas):
         return Outcome.fail(f"'{service}' did not reach {replicas} running replicas")
-    await wait_for_idle_replicas(ctx, replicas, body.get("blocked_command", "blpop"))
+    await wait_for_idle_replicas(ctx, service, replicas, body.get("blocked_command", "blpop"))
     deadline = time.monotonic() + float(body.get("within_s", 60))
     times = sorted(await asyncio.gather(*(submit_and_wait(ctx, body, deadline) for _ in range(tasks))))
     ratio = times[-1] / times[0]

@@ -67,9 +67,13 @@ async def _running(ctx: CheckContext, which: Any, up_for_s: float | None = None)
         states = await asyncio.to_thread(ctx.backend.service_states)
     down = {s: states.get(s, []) for s in services if not states.get(s) or
             any(state != "running" for state in states.get(s, []))}
+    exits = await asyncio.to_thread(ctx.backend.unexpected_exits, services)
+    if not down and exits:
+        return Outcome.fail(f"{exits[0].describe()} and had to be started again; a service must keep running "
+                            f"the whole time", "\n".join(e.describe() for e in exits))
     if not down:
         held = f" (up for at least {up_for_s:g} s)" if up_for_s else ""
-        return Outcome.ok(f"running: {', '.join(services)}{held}")
+        return Outcome.ok(f"running the whole time: {', '.join(services)}{held}")
     name, seen = next(iter(down.items()))
     last = (await asyncio.to_thread(ctx.backend.logs, name, 8)).splitlines()[-3:]
     return Outcome.fail(f"service '{name}' is {', '.join(seen) or 'gone'}, not running"
