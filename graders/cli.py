@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -95,7 +96,6 @@ def run_grade(argv: list[str]) -> int:
         raise Usage(f"unknown --format {', '.join(unknown)}; known: {', '.join(sorted(formats()))}")
     if len(args.out) > len(names):
         raise Usage("more --out than --format")
-    outs = args.out + ["-"] * (len(names) - len(args.out))
     spec = load_spec(args.spec)
     if args.part and (missing := set(args.part) - {p.id for p in spec.parts}):
         raise Usage(f"no part {', '.join(sorted(missing))} in {args.spec}; parts: "
@@ -106,9 +106,22 @@ def run_grade(argv: list[str]) -> int:
                                                ("total_s", args.total_timeout)) if value}
     spec = replace(spec, timeouts=replace(spec.timeouts, **overrides))
     stderr = Console(stderr=True, no_color=args.no_color, highlight=False)
+    backend = make_backend(submission, spec, args)
+    try:
+        report = _grade_and_report(submission, spec, backend, args, stderr)
+    finally:
+        if not args.workdir and not args.keep_up:  # our own temporary folder: leave nothing
+            shutil.rmtree(backend.workdir, ignore_errors=True)
+    if args.fail_under is not None and report.score < args.fail_under:
+        return EXIT_UNDER
+    return EXIT_OK
+
+
+def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
+    names = args.format or ["text"]
+    outs = args.out + ["-"] * (len(names) - len(args.out))
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
                            limits=Limits(), check_timeout_s=args.check_timeout)
-    backend = make_backend(submission, spec, args)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
@@ -120,9 +133,7 @@ def run_grade(argv: list[str]) -> int:
         else:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             Path(out).write_text(text, encoding="utf-8")
-    if args.fail_under is not None and report.score < args.fail_under:
-        return EXIT_UNDER
-    return EXIT_OK
+    return report
 
 
 def make_backend(submission: Path, spec, args):

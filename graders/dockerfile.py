@@ -64,7 +64,8 @@ class Dockerfile:
 
 
 def parse_dockerfile(path: Path) -> Dockerfile:
-    data = path.read_bytes()[:1_000_000]
+    # Not UTF-8 (a cp1251 comment, say) is no reason to stop reading the instructions.
+    data = path.read_bytes()[:1_000_000].decode("utf-8", errors="replace").encode("utf-8")
     parser = DockerfileParser(fileobj=io.BytesIO(data))
     return Dockerfile(str(path), tuple(
         Instruction(item["instruction"].upper(), item["value"], item["startline"] + 1)

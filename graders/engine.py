@@ -111,13 +111,17 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
                  for r, role in spec.roles.items() if role.port and r in stack.roles}
         emit("step", "build")
         t0 = time.monotonic()
-        backend.prepare(probe)
-        report.timings.build_s = time.monotonic() - t0
+        try:
+            backend.prepare(probe)
+        finally:
+            report.timings.build_s = time.monotonic() - t0
         emit("step", "start")
         t0 = time.monotonic()
-        report.problems.extend(backend.start(ready, spec.timeouts.start_s))
+        try:
+            report.problems.extend(backend.start(ready, spec.timeouts.start_s))
+        finally:
+            report.timings.up_s = time.monotonic() - t0
         _copy_notes(backend, report)
-        report.timings.up_s = time.monotonic() - t0
         stack.started = True
     except StackError as exc:
         stack.problem = exc
@@ -197,7 +201,8 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
                            message=message, hint=hint, details=details, duration_s=duration,
                            visibility=check.visibility, check_type=check.type)
 
-    if stack.problem and stack.problem.step == "policy":
+    if stack.problem and stack.problem.step == "policy" and check.type != "stack":
+        # Not even the static checks: they would read the very files the policy refused.
         return result(Status.SKIPPED, "not run: the submission was refused before running (see the problems)")
     missing = check.requires - getattr(backend, "capabilities", frozenset())
     if missing:
@@ -237,8 +242,8 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
     except StackUnavailable as exc:
         return result(Status.FAILED, str(exc), "", time.monotonic() - started)
     except (asyncio.TimeoutError, TimeoutError):
-        return result(Status.FAILED, f"no verdict within {ctx.timeout_s:g} s: the submission did not answer in time",
-                      "", time.monotonic() - started)
+        return result(Status.FAILED, f"'{check.title}' got no verdict within {ctx.timeout_s:g} s: the "
+                                     f"submission did not answer in time", "", time.monotonic() - started)
     except StackError as exc:
         return result(Status.ERROR, f"{exc.step}: {exc.message}", exc.details, time.monotonic() - started)
     except Exception as exc:  # noqa: BLE001 - a grader fault becomes this check's error, not a crash

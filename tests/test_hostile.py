@@ -67,13 +67,19 @@ def materialise(case: str, tmp_path: Path) -> Path:
     for link, target in (spec.get("symlinks") or {}).items():
         (dest / link).unlink(missing_ok=True)
         (dest / link).symlink_to(target)
+    for name, codec in (spec.get("encoding") or {}).items():  # kept in UTF-8 in the repository
+        (dest / name).write_bytes((dest / name).read_text(encoding="utf-8").encode(codec))
+    for name, mib in (spec.get("sparse") or {}).items():  # big files, made here: nothing big is committed
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        with open(dest / name, "wb") as big:
+            big.truncate(mib * 2**20)
     return dest
 
 
-def grade(tmp_path: Path, submission: Path, *parts: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess,
-                                                                                         dict, float]:
+def grade(tmp_path: Path, submission: Path, *parts: str, timeout: float = 900,
+          flags: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, dict, float]:
     out = tmp_path / "report.json"
-    args = [a for part in parts for a in ("--part", part)]
+    args = [a for part in parts for a in ("--part", part)] + list(flags)
     started = time.monotonic()
     proc = run_runner(str(submission), "--format", "json", "--out", str(out), "--lang", "en", "-q", *args,
                       timeout=timeout)
@@ -239,3 +245,264 @@ def test_endless_log_spam_neither_fills_the_disk_nor_the_grader(tmp_path, engine
     assert result["background.responds_fast"] == "passed", result
     assert elapsed < 300
     print(f"log spam: grader max RSS {max_rss_kb // 1024} MB; {summary(report, elapsed)}")
+
+
+# --- broken: what a student gets wrong must be named, bounded and leave nothing -------------
+
+def grader_rss_mb() -> int:
+    """The largest child process so far, in MB: the grader (or one of its docker CLI children)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+
+
+def check(report: dict, qualified: str) -> dict:
+    part, _, check_id = qualified.partition(".")
+    (found,) = [c for p in report["parts"] if p["id"] == part for c in p["checks"] if c["id"] == check_id]
+    return found
+
+
+def no_grader_fault(proc: subprocess.CompletedProcess, report: dict) -> None:
+    """No traceback on stderr, no check in error, no decode error or traceback in the report (the
+    service logs aside: a student's server may print its own tracebacks)."""
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = {k: v for k, v in statuses(report).items() if v == "error"}
+    assert not errors, [check(report, k)["message"] for k in errors]
+    text = json.dumps({k: v for k, v in report.items() if k != "service_logs"})
+    assert "UnicodeDecodeError" not in text, "a decode error reached the report"
+    assert "Traceback (most recent call last)" not in text, "a grader traceback reached the report"
+
+
+def stack_problem(report: dict, *steps: str) -> str:
+    """The one problem the bring-up stopped at: it starts with one of `steps`."""
+    found = [p for p in report["problems"] if p.split(":", 1)[0] in steps]
+    assert len(found) == 1, report["problems"]
+    return found[0]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("case", "line"), [("yaml_tab", 24), ("yaml_unclosed", 24)])
+def test_invalid_yaml_is_named_with_its_line_and_nothing_runs(tmp_path, engine, case, line):
+    submission = materialise(case, tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    problem = stack_problem(report, "policy", "compose-config")
+    assert "compose.yaml" in problem and f"line {line}" in problem, problem
+    assert report["timings"]["build_s"] == 0 and elapsed < 60
+    print(f"{case}: {problem.splitlines()[0]}; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("case", "names"), [
+    ("compose_unknown_top", ["servces"]),
+    ("compose_unknown_service", ["buildd", "nginx"]),
+])
+def test_an_unknown_compose_key_is_named(tmp_path, engine, case, names):
+    submission = materialise(case, tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    problem = stack_problem(report, "policy", "compose-config")
+    assert all(name in problem for name in names), problem
+    assert "/submission/" not in problem, problem  # the grader's private copy means nothing to a student
+    assert check(report, "docker.image_builds")["status"] == "failed"
+    assert report["timings"]["build_s"] == 0 and elapsed < 60
+    print(f"{case}: {' | '.join(problem.splitlines())}; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_port_that_never_opens_ends_the_start_in_time(tmp_path, engine):
+    submission = materialise("port_never_opens", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "background", flags=("--start-timeout", "20"))
+    no_grader_fault(proc, report)
+    problem = stack_problem(report, "ready", "start")
+    assert problem.startswith("ready: no answer from web (port 8000) within 20 s"), problem
+    assert check(report, "background.responds_fast")["status"] == "skipped"
+    t = report["timings"]
+    start_s = elapsed - t["build_s"] - t["teardown_s"]  # inspect + `up` + waiting for the port
+    assert start_s < 20 + 15, f"the start took {start_s:.0f} s with --start-timeout 20"
+    assert t["teardown_s"] < 60
+    print(f"port never opens: start gave up after {start_s:.0f} s; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_an_endpoint_that_hangs_fails_on_its_own_timeout(tmp_path, engine):
+    submission = materialise("endpoint_hangs", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "background", flags=("--check-timeout", "15"))
+    no_grader_fault(proc, report)
+    fast = check(report, "background.responds_fast")
+    assert fast["status"] == "failed" and "/send-notification/" in fast["message"], fast["message"]
+    assert fast["duration_s"] <= 15 + 2
+    assert check(report, "background.log_line")["status"] == "skipped"
+    assert elapsed - report["timings"]["build_s"] < 90
+    print(f"endpoint hangs: {fast['message']!r} after {fast['duration_s']:.1f} s; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_huge_response_is_read_only_in_part(tmp_path, engine):
+    submission = materialise("huge_response", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
+    no_grader_fault(proc, report)
+    page = check(report, "websocket.chat_page")
+    # The page's script comes after 200 MB of filler: judged on the bounded prefix read, it is not there.
+    assert page["status"] == "failed" and "new WebSocket(" in page["message"], page
+    assert len(page["message"]) < 500 and len(page["details"]) < 4096, page
+    assert page["duration_s"] < 20
+    assert statuses(report)["websocket.broadcast"] == "passed"  # the chat itself still works
+    assert len(json.dumps(report)) < 256 * 1024
+    rss = grader_rss_mb()
+    assert rss < 300, f"the grader grew to {rss} MB"
+    print(f"huge response: {page['message']!r} in {page['duration_s']:.1f} s; grader max RSS {rss} MB; "
+          f"{summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_binary_page_fails_on_its_content_type(tmp_path, engine):
+    submission = materialise("binary_response", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
+    no_grader_fault(proc, report)
+    page = check(report, "websocket.chat_page")
+    assert page["status"] == "failed", page
+    assert "Content-Type 'application/octet-stream'" in page["message"] and "text/html" in page["message"], page
+    assert len(page["message"]) + len(page["details"]) < 4096
+    print(f"binary page: {page['message']!r} | {page['details']!r}; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("case", ["ws_flood", "ws_flood_greedy"])
+def test_a_flooding_websocket_is_judged_within_bounds(tmp_path, engine, case):
+    submission = materialise(case, tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
+    no_grader_fault(proc, report)
+    checks = [c for p in report["parts"] for c in p["checks"]]
+    verdicts = "; ".join(f"{c['id']} {c['status']} in {c['duration_s']:.1f} s: {c['message'][:160]!r}"
+                         for c in checks)
+    rss = grader_rss_mb()
+    print(f"{case}: {verdicts}; grader max RSS {rss} MB; {summary(report, elapsed)}")
+    assert all(c["duration_s"] <= 30 + 2 for c in checks), verdicts
+    assert rss < 300, f"the grader grew to {rss} MB"
+    assert elapsed - report["timings"]["build_s"] < 180
+    # A failure names what did not answer (the request, the client), not only the check's timeout.
+    assert not any(c["message"].startswith("no verdict within") for c in checks), verdicts
+    if case == "ws_flood":
+        # The server does broadcast every chat message to everyone, the flood besides: the verdict
+        # must be the chat's, not an artefact of the grader dropping frames.
+        assert all(c["status"] == "passed" for c in checks), verdicts
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("case", "expected"), [
+    ("ws_silent", "did not receive"),
+    ("ws_never_accepts", "could not open a websocket"),
+])
+def test_a_websocket_that_never_answers_fails_clearly(tmp_path, engine, case, expected):
+    submission = materialise(case, tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
+    no_grader_fault(proc, report)
+    broadcast = check(report, "websocket.broadcast")
+    assert broadcast["status"] == "failed" and expected in broadcast["message"], broadcast
+    if case == "ws_silent":
+        assert "within 2 s" in broadcast["message"], broadcast
+    else:
+        assert "handshake" in broadcast["message"] or "timed out" in broadcast["message"], broadcast
+    assert broadcast["duration_s"] < 15
+    result = statuses(report)
+    assert result["websocket.five_clients"] == result["websocket.survives_disconnects"] == "skipped", result
+    assert result["websocket.chat_page"] == "passed", result
+    print(f"{case}: {broadcast['message']!r} after {broadcast['duration_s']:.1f} s; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_dockerfile_in_cp1251_is_built_and_read(tmp_path, engine):
+    submission = materialise("dockerfile_cp1251", tmp_path)
+    with pytest.raises(UnicodeDecodeError):
+        (submission / "Dockerfile").read_text(encoding="utf-8")  # the case is what it says
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    result = statuses(report)
+    assert result["docker.image_builds"] == "passed", report["problems"]
+    rules = {k: check(report, k)["message"] for k in ("docker.cmd_exec_form", "docker.requirements_first")}
+    assert all(result[k] == "passed" for k in rules), rules  # comments aside, it is the reference's Dockerfile
+    print(f"Dockerfile in cp1251: {result}; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_compose_file_in_cp1251_is_graded_or_named(tmp_path, engine):
+    submission = materialise("compose_cp1251", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    result = statuses(report)
+    if result["docker.image_builds"] != "passed":  # rejected: the report must say why in words a student acts on
+        problem = stack_problem(report, "policy", "compose-config")
+        assert "compose.yaml" in problem and ("UTF-8" in problem or "utf-8" in problem), problem
+    print(f"compose.yaml in cp1251: {result}; problems {report['problems']}; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_main_py_in_latin1_is_graded(tmp_path, engine):
+    submission = materialise("main_latin1", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    result = statuses(report)
+    assert result["docker.image_builds"] == result["docker.all_running"] == "passed", report["problems"]
+    print(f"main.py in latin-1 (a comment): {result}; {summary(report, elapsed)}")
+
+
+@pytest.mark.docker
+def test_a_main_py_in_latin1_that_python_refuses_fails_the_start(tmp_path, engine):
+    submission = materialise("main_latin1_literal", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    problem = stack_problem(report, "start", "ready")
+    assert "service 'web' exited" in problem and "codec can't decode" in problem, problem
+    assert check(report, "docker.image_builds")["status"] == "failed"
+    print(f"main.py in latin-1 (a string): {' | '.join(problem.splitlines()[:1] + problem.splitlines()[-3:])}; "
+          f"{summary(report, elapsed)}")
+
+
+def allocated_mb(folder: Path) -> tuple[int, int]:
+    """(apparent, allocated on disk) MB of the files under `folder`."""
+    apparent = allocated = 0
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            info = path.stat()
+            apparent += info.st_size
+            allocated += info.st_blocks * 512
+    return apparent // 2**20, allocated // 2**20
+
+
+@pytest.mark.docker
+def test_a_600_mb_submission_is_refused_with_its_size(tmp_path, engine):
+    submission = materialise("huge_file_600mb", tmp_path)
+    proc, report, elapsed = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    assert "the submission's files add up to 600 MB, more than the 512 MB allowed" in policy_problem(report)
+    assert report["timings"]["build_s"] == 0 and elapsed < 60
+    print(f"600 MB file: refused in {elapsed:.1f} s")
+
+
+@pytest.mark.docker
+def test_a_300_mb_file_is_copied_built_and_cleaned_up(tmp_path, engine, monkeypatch):
+    submission = materialise("huge_file_300mb", tmp_path)
+    assert allocated_mb(submission)[1] < 10  # sparse: the test itself takes no disk
+    # What the grader's private copy costs (the same call as DockerBackend._private_copy).
+    started = time.monotonic()
+    shutil.copytree(submission, tmp_path / "copy", symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    copy_s = time.monotonic() - started
+    copy_apparent, copy_allocated = allocated_mb(tmp_path / "copy")
+    shutil.rmtree(tmp_path / "copy")
+    # The grader's temporary work folder goes here, so what it leaves is seen.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    try:
+        proc, report, elapsed = grade(tmp_path, submission, "docker")
+        left_allocated = allocated_mb(scratch)[1]
+        left = sorted(p.relative_to(scratch).as_posix() for p in scratch.iterdir())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # what the grader left here, never kept by this test
+    no_grader_fault(proc, report)
+    result = statuses(report)
+    print(f"300 MB file: copytree {copy_s:.1f} s, the copy takes {copy_allocated} MB on disk for {copy_apparent} MB "
+          f"apparent; build {report['timings']['build_s']:.0f} s; left in the grader's temp folder: "
+          f"{left_allocated} MB; {result}; {summary(report, elapsed)}")
+    assert result["docker.image_builds"] == "passed", report["problems"]
+    assert elapsed < 600
+    assert left_allocated < 1, f"the grading left {left_allocated} MB in its temporary folder: {left}"

@@ -105,6 +105,9 @@ class DockerBackend:
         # The policy (docs/policy.md) first on the files, before `compose config` reads any
         # env_file / extends / include, then on the normalised model, before anything runs.
         if violations := policy.check_files(self.submission, compose_file):
+            if all("not valid YAML" in v for v in violations):  # a syntax error, not a danger
+                raise StackError("compose-config", violations[0],
+                                 "YAML indents with spaces, never tabs; check brackets, quotes and colons.")
             raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
         self.submission = self._private_copy()
         compose_file = find_compose_file(self.submission)
@@ -121,8 +124,12 @@ class DockerBackend:
                                  timeout=60, cwd=str(self.submission), keep_stdout=True,
                                  env=policy.compose_env())
             if not result.ok:
-                raise StackError("compose-config", f"`docker compose config` rejects {compose_file.name}",
-                                 result.tail(15))
+                said = result.tail(15).replace(f"{self.submission}/", "").replace(str(self.submission), ".")
+                last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
+                if "UTF-8" in last:
+                    last += " (save the file as UTF-8)"
+                raise StackError("compose-config", f"`docker compose config` rejects {compose_file.name}: {last}",
+                                 said)
             try:
                 self.model = json.loads(result.stdout)
             except ValueError as exc:
@@ -206,7 +213,8 @@ class DockerBackend:
 
     def _exited(self, among: set[str] | None = None) -> list[tuple[str, str]]:
         found = []
-        for container in self._containers():
+        # First to die first: a web that crashed is the cause of the nginx that followed it.
+        for container in sorted(self._containers(), key=lambda c: c.attrs.get("State", {}).get("FinishedAt", "")):
             service = container.labels.get("com.docker.compose.service", container.name)
             if container.status in ("exited", "dead") and (among is None or service in among):
                 code = container.attrs.get("State", {}).get("ExitCode")
@@ -352,6 +360,7 @@ class DockerBackend:
         for name in (self.model.get("services") or {}):
             _quietly(self.client.images.remove, private_image(self.project, name), force=True)
         self.client.close()
+        shutil.rmtree(self.workdir / "submission", ignore_errors=True)  # the private copy
         unregister_run(self.run_id)
 
 

@@ -223,9 +223,11 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
     except YamlTooBig as exc:
         return [f"{label}: refused: {exc}"]
     except (yaml.YAMLError, RecursionError) as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        return [f"{label}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"]
+        started = (f", {exc.context} on line {context.line + 1}"
+                   if context is not None and getattr(exc, "context", None) else "")
+        return [f"{label}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}{started}"]
     if not isinstance(data, dict):
         return []  # `docker compose config` explains what a compose file must look like
     base = compose_file.parent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ class CheckType:
 
 _REGISTRY: dict[str, CheckType] = {}
 _SCANNED = False
+_SCAN_LOCK = threading.Lock()  # gradings in threads (validate -j) may ask at once
 
 
 def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True,
@@ -45,11 +47,12 @@ def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True,
 def registry() -> dict[str, CheckType]:
     """All check types, importing every module of this package once."""
     global _SCANNED
-    if not _SCANNED:  # a flag, not emptiness: one module imported first must not stop the scan
-        for module in pkgutil.iter_modules(__path__):
-            if not module.name.startswith("_") and module.name != "context":
-                importlib.import_module(f"{__name__}.{module.name}")
-        _SCANNED = True
+    with _SCAN_LOCK:
+        if not _SCANNED:  # a flag, not emptiness: one module imported first must not stop the scan
+            for module in pkgutil.iter_modules(__path__):
+                if not module.name.startswith("_") and module.name != "context":
+                    importlib.import_module(f"{__name__}.{module.name}")
+            _SCANNED = True
     return _REGISTRY
 
 

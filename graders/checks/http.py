@@ -57,13 +57,15 @@ class Answer:
     body: bytes
     latency_s: float
     url: str
+    truncated: bool = False  # the body was longer than BODY_CAP; only its start was read
 
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
     def excerpt(self) -> str:
-        return short(self.text, 200) if self.body else "(empty body)"
+        cut = f" (only the first {BODY_CAP // 1024} KB were read)" if self.truncated else ""
+        return (short(self.text, 200) if self.body else "(empty body)") + cut
 
 
 async def send(ctx: CheckContext, body: dict[str, Any]) -> Answer:
@@ -74,7 +76,8 @@ async def send(ctx: CheckContext, body: dict[str, Any]) -> Answer:
         kwargs["data"] = {k: str(v) for k, v in body["form"].items()}
     if "json" in body:
         kwargs["json"] = body["json"]
-    timeout = httpx.Timeout(min(ctx.timeout_s, 30.0), connect=5.0)
+    # Under the check's own timeout, so a hanging endpoint is named here, not by the engine.
+    timeout = httpx.Timeout(max(1.0, min(ctx.timeout_s - 2, 30.0)), connect=5.0)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, trust_env=False) as client:
         started = time.monotonic()
         try:
@@ -87,7 +90,7 @@ async def send(ctx: CheckContext, body: dict[str, Any]) -> Answer:
                         break
                 latency = time.monotonic() - started
                 return Answer(response.status_code, response.headers, b"".join(chunks)[:BODY_CAP], latency,
-                              str(response.url))
+                              str(response.url), truncated=size >= BODY_CAP)
         except httpx.TimeoutException:
             raise_failed(f"{body.get('method', 'GET')} {body['path']} did not answer within {timeout.read:g} s")
         except httpx.HTTPError as exc:
@@ -115,7 +118,8 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
                         f"expected {expect['content_type']}")
     for needle in expect.get("body_contains", []):
         if needle not in answer.text:
-            problems.append(f"{what}: the body does not contain {needle!r}")
+            cut = f" (in its first {BODY_CAP // 1024} KB)" if answer.truncated else ""
+            problems.append(f"{what}: the body does not contain {needle!r}{cut}")
     json_expectations = [k for k in ("json_keys", "json", "json_or_404", "json_schema") if k in expect]
     if json_expectations and not (answer.status == 404 and "json_or_404" in expect):
         data = parse_json(answer.body)

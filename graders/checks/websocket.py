@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import deque
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,8 +24,8 @@ from graders.checks import CheckContext, CheckFailed, check_type
 from graders.checks._expect import short
 from graders.results import Outcome
 
-MAX_FRAMES = 2000  # per client: a flooding server cannot grow the grader's memory without bound
-FRAME_CAP = 4096
+RECENT_FRAMES = 50  # per client, kept for the report; awaited texts are matched as frames arrive,
+FRAME_CAP = 4096  # so a flooding server can neither grow the grader's memory nor hide a message
 
 SCHEMA = {
     "type": "object",
@@ -46,7 +47,9 @@ class Client:
     def __init__(self, name: str, conn: ClientConnection):
         self.name = name
         self.conn = conn
-        self.frames: list[str] = []
+        self.frames: deque[str] = deque(maxlen=RECENT_FRAMES)
+        self.awaited: set[str] = set()  # texts this client should receive (registered before sending)
+        self.seen: set[str] = set()
         self.changed = asyncio.Event()
         self.closed_reason: str | None = None
         self.reader = asyncio.create_task(self._read())
@@ -55,9 +58,11 @@ class Client:
         try:
             async for frame in self.conn:
                 text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
-                if len(self.frames) < MAX_FRAMES:
-                    self.frames.append(text[:FRAME_CAP])
-                self.changed.set()
+                self.frames.append(text[:FRAME_CAP])
+                for wanted in self.awaited - self.seen:
+                    if wanted in text:
+                        self.seen.add(wanted)
+                        self.changed.set()
         except ConnectionClosed as exc:
             self.closed_reason = f"closed by the server (code {exc.rcvd.code if exc.rcvd else 'none'})"
         except Exception as exc:  # noqa: BLE001 - a broken connection is an observation, not a crash
@@ -65,8 +70,11 @@ class Client:
         finally:
             self.changed.set()
 
+    def expect(self, text: str) -> None:
+        self.awaited.add(text)
+
     def got(self, text: str) -> bool:
-        return any(text in frame for frame in self.frames)
+        return text in self.seen
 
     async def send(self, text: str) -> None:
         try:
@@ -95,8 +103,16 @@ async def open_client(url: str, name: str) -> Client:
         raise CheckFailed(f"{name}: the websocket handshake at {url} was refused with HTTP "
                           f"{exc.response.status_code}") from None
     except (InvalidHandshake, OSError, asyncio.TimeoutError, TimeoutError) as exc:
-        raise CheckFailed(f"{name}: could not open a websocket to {url}: {type(exc).__name__}: {exc}") from None
+        path = "/" + url.split("/", 3)[-1] if url.count("/") >= 3 else url
+        raise CheckFailed(f"{name}: could not open a websocket at {path}: {type(exc).__name__}: {exc}") from None
     return Client(name, conn)
+
+
+async def say(sender: Client, listeners: list[Client], text: str) -> None:
+    """Send `text` from `sender`, every listener watching for it from before it is sent."""
+    for listener in listeners:
+        listener.expect(text)
+    await sender.send(text)
 
 
 async def expect_everyone_gets(clients: list[Client], text: str, within_s: float, situation: str) -> None:
@@ -108,7 +124,7 @@ async def expect_everyone_gets(clients: list[Client], text: str, within_s: float
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             who = missing[0]
-            seen = short(who.frames[-3:], 160) if who.frames else "nothing"
+            seen = short(list(who.frames)[-3:], 160) if who.frames else "nothing"
             closed = f"; its connection was {who.closed_reason}" if who.closed_reason else ""
             raise CheckFailed(f"{situation}: {who.name} did not receive {text!r} within {within_s:g} s "
                               f"({len(missing)} of {len(clients)} clients missed it; it saw {seen}{closed})")
@@ -129,7 +145,7 @@ async def broadcast(url: str, count: int, within_s: float) -> str:
     try:
         for client in clients:
             text = message(f"hello-from-{client.name.replace(' ', '')}")
-            await client.send(text)
+            await say(client, clients, text)
             await expect_everyone_gets(clients, text, within_s, f"{client.name} of {count} sent a message")
         return f"{count} clients each got all {count} messages, their own included"
     finally:
@@ -142,7 +158,7 @@ async def disconnects(url: str, count: int, within_s: float) -> str:
     newcomer = None
     try:
         warm = message("before")
-        await clients[0].send(warm)
+        await say(clients[0], clients, warm)
         await expect_everyone_gets(clients, warm, within_s, "before any disconnect")
         vanished, leaver, rest = clients[-1], clients[-2], clients[:-2]
         vanished.vanish()
@@ -150,12 +166,12 @@ async def disconnects(url: str, count: int, within_s: float) -> str:
         await asyncio.sleep(0.3)
         for sender in rest[:2]:
             text = message("after")
-            await sender.send(text)
+            await say(sender, rest, text)
             await expect_everyone_gets(rest, text, within_s,
                                        f"after one client vanished and one closed, {sender.name} sent")
         newcomer = await open_client(url, "a new client")
         text = message("newcomer")
-        await newcomer.send(text)
+        await say(newcomer, [*rest, newcomer], text)
         await expect_everyone_gets([*rest, newcomer], text, within_s, "a client joined after the disconnects")
         return (f"{len(rest)} clients kept chatting after one vanished and one closed, "
                 f"and a new client joined")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ class ReportOptions:
 
 _FORMATS: dict[str, Render] = {}
 _SCANNED = False
+_SCAN_LOCK = threading.Lock()  # gradings in threads (validate -j) may ask at once
 
 
 def report_format(name: str) -> Callable[[Render], Render]:
@@ -33,11 +35,12 @@ def report_format(name: str) -> Callable[[Render], Render]:
 
 def formats() -> dict[str, Render]:
     global _SCANNED
-    if not _SCANNED:  # a flag, not emptiness: one format imported first must not stop the scan
-        for module in pkgutil.iter_modules(__path__):
-            if not module.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{module.name}")
-        _SCANNED = True
+    with _SCAN_LOCK:
+        if not _SCANNED:  # a flag, not emptiness: one format imported first must not stop the scan
+            for module in pkgutil.iter_modules(__path__):
+                if not module.name.startswith("_"):
+                    importlib.import_module(f"{__name__}.{module.name}")
+            _SCANNED = True
     return _FORMATS
 
 

@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any
 
+from celery import states
 from celery.result import AsyncResult
 from fastapi import APIRouter, Form
 
@@ -20,12 +21,14 @@ def send_notification(email: Annotated[str, Form()], message: Annotated[str, For
 
 @router.get("/task/{task_id}")
 def task_status(task_id: str) -> dict[str, Any]:
-    result = AsyncResult(task_id, app=celery)
-    # While STARTED, .result holds worker info (pid, hostname), not the answer.
-    if not result.ready():
-        task_result = None
-    elif result.successful():
-        task_result = result.result
+    # One read of the backend: asking twice (ready(), then status) could see the task finish
+    # in between and answer SUCCESS with no result.
+    meta = AsyncResult(task_id, app=celery)._get_task_meta()
+    state, value = meta["status"], meta.get("result")
+    if state == states.SUCCESS:
+        task_result = value
+    elif state in states.EXCEPTION_STATES:
+        task_result = repr(value)
     else:
-        task_result = repr(result.result)
-    return {"task_id": task_id, "task_status": result.status, "task_result": task_result}
+        task_result = None  # while STARTED the backend holds worker info (pid, hostname), not the answer
+    return {"task_id": task_id, "task_status": state, "task_result": task_result}
