@@ -8,7 +8,6 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import docker
 import pytest
 
 from graders.batch.gradebook import check_pass_rates, histogram
@@ -16,7 +15,7 @@ from graders.batch.grading import Row
 from graders.batch.submissions import SubmissionError, find_submissions, unpack_zip
 from graders.spec.loader import load_spec
 from graders.validate import load_mutant, materialize
-from tests.conftest import LAB_SPEC, REFERENCE, ROOT, run_runner
+from tests.conftest import LAB_SPEC, REFERENCE, ROOT, grader_containers, run_runner
 
 MUTANTS = ["bg_inline", "chat_echo_sender_only", "no_dockerignore"]
 
@@ -43,7 +42,7 @@ def test_a_class_graded_with_two_jobs_gets_a_complete_gradebook(tmp_path, docker
     classroom, out = tmp_path / "class", tmp_path / "out"
     classroom.mkdir()
     expected = make_class(classroom)
-    before = {c.id for c in docker.from_env().containers.list(all=True)}
+    before = grader_containers()
     proc = run_runner("batch", str(classroom), "-j", "2", "--out", str(out), "--format", "text", "--lang", "en",
                       timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -62,7 +61,7 @@ def test_a_class_graded_with_two_jobs_gets_a_complete_gradebook(tmp_path, docker
     assert "6 submissions: 5 graded, 1 errors" in summary and "| websocket.broadcast | 3/5 | 60% |" in summary
     assert (out / "score_distribution.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "check_pass_rates.png").read_bytes()[:4] == b"\x89PNG"
-    assert {c.id for c in docker.from_env().containers.list(all=True)} <= before, "the batch left containers"
+    assert grader_containers() <= before, "the batch left containers"
 
     # Resumable: nothing changed, so nothing is regraded; a changed submission is, and so are
     # errors. A regraded submission's state file is written anew.
