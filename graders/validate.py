@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ from graders.results import Status
 from graders.spec.model import Spec
 
 MUTANT_FILE = "mutant.yaml"
+PATCH_FILE = "mutant.patch"  # a unified diff against the reference (`patch -p1`): fails loudly when it drifts
 MUTANTS = Path(__file__).resolve().parent.parent / "tests" / "mutants"
 SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.pyc", "log.txt")
 
@@ -52,7 +54,11 @@ class Mutant:
     def overlay(self) -> list[str]:
         """Files (relative, POSIX) that replace or add files of the reference."""
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*")
-                      if p.is_file() and p.name != MUTANT_FILE and "__pycache__" not in p.parts)
+                      if p.is_file() and p.name not in (MUTANT_FILE, PATCH_FILE) and "__pycache__" not in p.parts)
+
+    @property
+    def patch(self) -> Path | None:
+        return self.path / PATCH_FILE if (self.path / PATCH_FILE).is_file() else None
 
 
 @dataclass(frozen=True)
@@ -108,8 +114,8 @@ def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
     if paths is None or any(not p.parts or p.is_absolute() or ".." in p.parts for p in paths):
         raise MutantError(f"{where}: delete must list relative paths inside the submission, got {delete!r}")
     mutant = Mutant(folder.name, folder, description.strip(), tuple(kills), tuple(p.as_posix() for p in paths))
-    if not mutant.overlay() and not mutant.delete:
-        raise MutantError(f"{where}: the mutant changes nothing (no overlay files, no delete)")
+    if not mutant.overlay() and not mutant.delete and mutant.patch is None:
+        raise MutantError(f"{where}: the mutant changes nothing (no patch, no overlay files, no delete)")
     return mutant
 
 
@@ -124,6 +130,12 @@ def load_mutants(root: Path, known_checks: Iterable[str]) -> list[Mutant]:
 def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
     """A copy of the reference with the mutant's overlay applied and its deletions made."""
     shutil.copytree(reference, dest, ignore=SKIP_COPY)
+    if mutant is not None and mutant.patch is not None:
+        applied = subprocess.run(["patch", "-p1", "-s", "--no-backup-if-mismatch", "-d", str(dest), "-i",
+                                  str(mutant.patch.resolve())], capture_output=True, text=True)
+        if applied.returncode != 0:
+            raise MutantError(f"{mutant.name}: {PATCH_FILE} does not apply to the reference: "
+                              f"{(applied.stdout + applied.stderr).strip()[:300]}")
     if mutant is not None:
         for rel in mutant.overlay():
             target = dest / rel

@@ -162,3 +162,14 @@ def test_validate_on_docker_kills_every_check_without_collateral(docker_engine):
     assert "dead: none" in proc.stdout, proc.stdout
     assert "collateral: none" in proc.stdout, proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+
+
+def test_a_patch_that_no_longer_applies_is_refused(tmp_path):
+    from graders.validate import PATCH_FILE, Mutant, MutantError, materialize
+
+    folder = tmp_path / "drifted"
+    folder.mkdir()
+    (folder / PATCH_FILE).write_text("--- a/main.py\n+++ b/main.py\n@@ -1,1 +1,1 @@\n-no such line here\n+x = 1\n")
+    mutant = Mutant("drifted", folder, "a drifted patch", ("queue.add_task",))
+    with pytest.raises(MutantError, match="does not apply"):
+        materialize(REFERENCE, mutant, tmp_path / "copy")
