@@ -25,6 +25,7 @@ from graders.backends.local_proc import processes_of_run
 from graders.engine import GradeOptions, grade
 from graders.results import Status
 from graders.spec.loader import load_spec
+from graders.validate import load_mutant, materialize
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference"
@@ -177,8 +178,9 @@ def copy_reference(dest: Path, drop: tuple[str, ...] = ()) -> Path:
 def test_a_server_on_its_own_loopback_fails_fast_as_unreachable(tmp_path):
     """The uvicorn_localhost mutant: in Docker nothing reaches it; locally it is bound to the
     grading's inner address, and the start says why at once instead of timing out."""
-    submission = copy_reference(tmp_path / "sub")
-    shutil.copy(ROOT / "tests" / "mutants" / "uvicorn_localhost" / "Dockerfile", submission / "Dockerfile")
+    known = [c.qualified_id for c in load_spec(SPEC).checks()]
+    mutant = load_mutant(ROOT / "tests" / "mutants" / "uvicorn_localhost", known)
+    submission = materialize(REFERENCE, mutant, tmp_path / "sub")
     backend = LocalBackend(submission, tmp_path / "work")
     try:
         backend.inspect()
