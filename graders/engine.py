@@ -13,6 +13,7 @@ import contextlib
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,15 @@ class GradeOptions:
 
 @dataclass
 class _Stack:
-    """What the checks may learn of the stack's bring-up."""
+    """What the checks may learn of the stack's bring-up: the main one, or a copy of it."""
 
+    backend: Backend | None = None
     info: StackInfo | None = None
     started: bool = False
     problem: StackError | None = None
     roles: dict[str, str] = field(default_factory=dict)
+    name: str = ""  # the copy's name; "" for the main stack
+    ready: Future | None = None  # a copy's start, running beside the checks of the main stack
 
 
 def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions | None = None,
@@ -56,13 +60,16 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
     started = time.monotonic()
     report = GradingReport(submission=str(submission), spec=spec.path, grader_version=__version__,
                            backend=backend.name, run_id=getattr(backend, "run_id", ""))
-    stack = _Stack()
+    stack = _Stack(backend=backend)
+    copies: dict[str, _Stack] = {}
+    wanted = sorted({c.copy for c in spec.checks() if c.copy and (not options.parts or c.part in options.parts)})
+    pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="copy")
     try:
-        _bring_up(submission, spec, backend, report, stack, emit)
+        _bring_up(submission, spec, backend, report, stack, emit, copies=copies, wanted=wanted, pool=pool)
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
-        report.parts = asyncio.run(_run_checks(submission, spec, backend, stack, variables, options, emit,
+        report.parts = asyncio.run(_run_checks(submission, spec, stack, copies, variables, options, emit,
                                                  report.problems, deadline))
         left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
                     and (not options.parts or c.part in options.parts)]
@@ -72,9 +79,15 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
                                 f"points need {', '.join(sorted(set().union(*(c.requires for c in left_out))))} "
                                 f"and were left out of the maximum on the '{backend.name}' backend")
         report.timings.checks_s = time.monotonic() - t0
-        if stack.started:
-            _capture_logs(backend, report)
+        report.problems.extend(f"the grader's '{c.name}' copy of the stack: {c.problem.step}: {c.problem.message}"
+                               for c in copies.values() if c.problem and stack.started)
+        for each in (stack, *copies.values()):
+            if each.started:
+                _capture_logs(each, report)
     finally:
+        for copy in copies.values():
+            copy.backend.abandon()  # a copy still starting gives up, and goes down with the main stack
+        pool.shutdown(wait=True)
         t0 = time.monotonic()
         if options.keep_up and stack.started:
             report.notes.append("--keep-up: the stack is still running; remove it with `runner.py clean`")
@@ -90,7 +103,7 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
 
 
 def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingReport, stack: _Stack,
-              emit: EventFn) -> None:
+              emit: EventFn, copies: dict[str, _Stack], wanted: list[str], pool: ThreadPoolExecutor) -> None:
     try:
         emit("step", "inspect")
         stack.info = backend.inspect()
@@ -115,6 +128,9 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
             backend.prepare(probe)
         finally:
             report.timings.build_s = time.monotonic() - t0
+        if hasattr(backend, "make_copy"):  # copies start alongside the main stack (backends without: the main)
+            for name in wanted:
+                copies[name] = _start_copy(backend, spec, name, stack.roles, stack.info, probe, ready, pool)
         emit("step", "start")
         t0 = time.monotonic()
         try:
@@ -128,31 +144,70 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         report.problems.append(f"{exc.step}: {exc.message}" + (f"\n{exc.details}" if exc.details else ""))
 
 
+def _start_copy(backend: Backend, spec: Spec, name: str, roles: dict[str, str], info: StackInfo | None,
+                probe: dict[str, list[int]], ready: dict[str, tuple[int, bool]], pool: ThreadPoolExecutor) -> _Stack:
+    copy = _Stack(info=info, roles=roles, name=name)
+    missing = [r for r in spec.copies[name].start if r not in roles]
+    services = [roles[r] for r in spec.copies[name].start if r in roles]
+    twin = backend.make_copy(name, services)
+    copy.backend = twin
+
+    def start() -> None:
+        if missing:
+            raise StackError("start", f"no service plays the role(s) {', '.join(missing)}")
+        twin.prepare(probe)
+        twin.start({s: r for s, r in ready.items() if s in services}, spec.timeouts.start_s)
+        copy.started = True
+
+    def started(future: Future) -> None:
+        if isinstance(future.exception(), StackError):
+            copy.problem = future.exception()
+        elif future.exception() is not None:
+            copy.problem = StackError("start", f"grader error: {future.exception()!r}")
+
+    copy.ready = pool.submit(start)
+    copy.ready.add_done_callback(started)
+    return copy
+
+
 def _copy_notes(backend: Backend, report: GradingReport) -> None:
     report.notes.extend(n for n in getattr(backend, "notes", []) if n not in report.notes)
 
 
-def _capture_logs(backend: Backend, report: GradingReport) -> None:
-    for service in backend.service_states():
+def _capture_logs(stack: _Stack, report: GradingReport) -> None:
+    for service, states in stack.backend.service_states().items():
+        if stack.name and not states:
+            continue  # a service the copy never started
+        key = f"{service} ({stack.name} copy)" if stack.name else service
         try:
-            report.service_logs[service] = backend.logs(service, tail=100)
+            report.service_logs[key] = stack.backend.logs(service, tail=100)
         except Exception as exc:  # noqa: BLE001 - a log we cannot read is reported, not fatal
-            report.service_logs[service] = f"(logs unavailable: {exc})"
+            report.service_logs[key] = f"(logs unavailable: {exc})"
 
 
-async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _Stack, variables: dict[str, Any],
-                      options: GradeOptions, emit: EventFn, problems: list[str],
+async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[str, _Stack],
+                      variables: dict[str, Any], options: GradeOptions, emit: EventFn, problems: list[str],
                       deadline: float) -> list[PartResult]:
     types = registry()
     selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
     results: dict[str, CheckResult] = {}
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
 
+    def stack_of(check: CheckSpec) -> _Stack:
+        # A copy is for overlap, not a second chance: when the main stack is down, all is.
+        return copies.get(check.copy or "", main) if main.started else main
+
     async def run_one(check: CheckSpec, done: dict[str, asyncio.Event]) -> None:
-        for prior in (*check.needs, *check.after):
+        # `after` orders the use of a shared stack: between two stacks there is nothing to order.
+        same_stack = [a for a in check.after if stack_of(spec.check(a)) is stack_of(check)]
+        for prior in (*check.needs, *same_stack):
             if prior in done:
                 await done[prior].wait()
-        result = await _run_check(check, types[check.type], results, stack, backend, submission,
+        stack = stack_of(check)
+        if stack.ready is not None:
+            with contextlib.suppress(Exception):  # its failure is on stack.problem
+                await asyncio.wrap_future(stack.ready)
+        result = await _run_check(check, types[check.type], results, stack, stack.backend, submission,
                                   role_ports, variables, spec, options)
         results[check.qualified_id] = result
         emit("check", result)
@@ -166,12 +221,14 @@ async def _run_checks(submission: Path, spec: Spec, backend: Backend, stack: _St
                                    timeout=max(deadline - time.monotonic(), 0.01))
         except (asyncio.TimeoutError, TimeoutError):
             problems.append("total time: the grading ran out of its total time limit; unfinished checks failed")
-        if stack.started and getattr(backend, "dirty", False):
-            try:
-                await asyncio.to_thread(backend.restore)
-            except StackError as exc:
-                stack.problem, stack.started = exc, False
-                problems.append(f"{exc.step}: {exc.message}")
+        for stack in (main, *copies.values()):
+            if stack.started and getattr(stack.backend, "dirty", False):
+                try:
+                    await asyncio.to_thread(stack.backend.restore)
+                except StackError as exc:
+                    stack.problem, stack.started = exc, False
+                    where = f" (the '{stack.name}' copy of the stack)" if stack.name else ""
+                    problems.append(f"{exc.step}: {exc.message}{where}")
 
     for check in selected:  # what the total time limit cut short
         if check.qualified_id not in results:
@@ -225,6 +282,8 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
     step_types = [registry()[s.type] for s in check.setup]
     if any(t.needs_stack for t in [check_type, *step_types]) and not stack.started:
         why = f"{stack.problem.step} failed: {stack.problem.message}" if stack.problem else "the stack is not running"
+        if stack.name:
+            why = f"the grader's '{stack.name}' copy of the stack: {why}"
         return result(Status.SKIPPED, f"not run: {why}")
 
     ctx = CheckContext(backend=backend, submission=submission, roles=stack.roles, role_ports=role_ports,

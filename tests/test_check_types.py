@@ -138,7 +138,8 @@ def test_websocket_refused_handshake_is_reported(reference_stack):
 # --- stack, compose, dockerfile ---------------------------------------------------------------
 
 def test_stack_running_notices_a_stopped_service_and_restore_brings_it_back(reference_stack):
-    assert reference_stack.check("stack", {"running": "all"}).passed
+    before = reference_stack.check("stack", {"running": "all"})
+    assert before.passed, before.message
     reference_stack.backend.stop_service("worker")
     try:
         outcome = reference_stack.check("stack", {"running": ["worker"]})

@@ -167,7 +167,7 @@ def test_unknown_task_id_answers_not_found(reference_stack):
 
 def test_task_waits_in_list_without_worker_and_is_drained_later(reference_stack, redis_client):
     started = time.monotonic()
-    reference_stack.compose("stop", "worker")
+    reference_stack.backend.stop_service("worker")  # through the backend: an exit it expects
     # An idle worker must exit on SIGTERM by itself, long before Docker's 10 s SIGKILL.
     assert time.monotonic() - started < 8
     try:
@@ -178,7 +178,7 @@ def test_task_waits_in_list_without_worker_and_is_drained_later(reference_stack,
         assert {"id": task_id, "data": payload, "status": "pending"} in queued
         assert httpx.get(f"{reference_stack.web_url}/task/{task_id}", timeout=5).json()["status"] == "pending"
     finally:
-        reference_stack.compose("start", "worker")
+        reference_stack.backend.restore()
     follow_status(f"{reference_stack.web_url}/task/{task_id}", "status", "completed", timeout=30)
 
 
@@ -190,7 +190,7 @@ def test_worker_skips_malformed_queue_entries(reference_stack, redis_client):
 
 
 def test_three_worker_replicas_process_three_tasks_concurrently(reference_stack, redis_client):
-    reference_stack.compose("up", "-d", "--no-recreate", "--no-build", "--scale", "worker=3", "worker")
+    reference_stack.backend.scale("worker", 3)  # through the backend: removing the extras is no death
     try:
         wait_for(lambda: running_containers(reference_stack, "worker") == 3, timeout=60)
         time.sleep(1)  # let the new workers reach their BLPOP
@@ -203,7 +203,7 @@ def test_three_worker_replicas_process_three_tasks_concurrently(reference_stack,
         # Run in parallel: every task started before any finished (serially it takes ~15 s).
         assert max(starts) < min(ends), tasks
     finally:
-        reference_stack.compose("up", "-d", "--no-recreate", "--no-build", "--scale", "worker=1", "worker")
+        reference_stack.backend.restore()
 
 
 # ---------- part 4: WebSocket chat ----------

@@ -8,7 +8,8 @@ Pure: model in, model out. What it guarantees:
   as a network alias (nginx configs use it as a host name);
 - built images get private per-grading tags, so `image: python:3.11-slim` beside `build:`
   never overwrites a base image on the host;
-- labels on every service, network and volume, so leftovers can always be found;
+- labels on every service, network and volume, so leftovers can always be found; networks
+  and volumes lose fixed names, so two stacks never share one;
 - the grader's resource limits replace the student's;
 - containment (docs/policy.md), whatever the policy already refused: all capabilities
   dropped but a small fixed set, no privileged mode, devices, host namespaces or confinement
@@ -195,8 +196,9 @@ def _add_alias(service: dict[str, Any], alias: str) -> None:
 
 def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_ports: dict[str, list[int]],
                   limits: Limits, submission: Path | None = None,
-                  extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """`submission`, when given, also drops every bind of a host path outside it."""
+                  extra_labels: dict[str, str] | None = None, images_of: str | None = None) -> dict[str, Any]:
+    """`submission`, when given, also drops every bind of a host path outside it. `images_of`
+    names the project whose built images a copy of the stack runs (it builds nothing)."""
     out = copy.deepcopy(model)
     out["name"] = project
     labels = {**(extra_labels or {}), LABEL_RUN: run_id, LABEL_TOOL: "lab4-grader"}
@@ -212,7 +214,7 @@ def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_por
             service["container_name"] = f"{project}-{original}"
             _add_alias(service, original)
         if service.get("build"):
-            service["image"] = private_image(project, name)
+            service["image"] = private_image(images_of or project, name)
             build = service["build"]
             if isinstance(build, dict):
                 build["labels"] = {**(build.get("labels") or {}), **labels}
@@ -222,6 +224,9 @@ def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_por
             item = item or {}
             if not item.get("external"):
                 item["labels"] = {**(item.get("labels") or {}), **labels}
+                # A fixed name (`compose config` writes one for every network) would be shared by
+                # two gradings, or by a stack and its copy: the project's own prefix keeps it private.
+                item.pop("name", None)
             out[section][name] = item
     out.setdefault("networks", {}).setdefault("default", {"labels": labels})
     return out

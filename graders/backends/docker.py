@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import posixpath
 import secrets
 import shutil
@@ -17,6 +16,7 @@ import socket
 import tarfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,31 +25,18 @@ import docker.errors
 
 from graders.backends.base import Limits, StackError, StackInfo
 from graders.backends.compose_rewrite import LABEL_RUN, private_image, rewrite_model
+from graders.backends.docker_support import (
+    build_limit_notes,
+    capped,
+    container_number,
+    extra_labels,
+    http_answers,
+    parse_docker_time,
+)
 from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command
+from graders.backends.stack_files import find_compose_file, find_stack_files
 from graders.cleanup import register_run, unregister_run
-
-COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-
-
-def find_compose_file(submission: Path) -> Path | None:
-    for name in COMPOSE_FILES:
-        if (submission / name).is_file():
-            return submission / name
-    return None
-
-
-def generated_stack(submission: Path, web_port: int = 8000) -> dict[str, Any]:
-    """A Dockerfile-only submission gets the stack the lab would give it: web + redis."""
-    return {
-        "name": "generated",
-        "services": {
-            "web": {"build": {"context": str(submission), "dockerfile": "Dockerfile"},
-                    "ports": [{"target": web_port}], "depends_on": {"redis": {"condition": "service_started"}},
-                    "environment": {"REDIS_URL": "redis://redis:6379/0", "REDIS_HOST": "redis"}},
-            "redis": {"image": "redis:7-alpine"},
-        },
-    }
 
 
 def engine_available(timeout_s: float = 5) -> bool:
@@ -88,6 +75,26 @@ class DockerBackend:
         self._scaled: dict[str, int] = {}  # services a check scaled -> their replicas before
         self.exit_watch = ExitWatch()
         self._events = None  # the engine's event stream, read by a thread while the stack runs
+        self.copy_of: DockerBackend | None = None  # set on a copy of the stack (make_copy)
+        self.copy_name = ""
+        self.start_only: list[str] = []  # services `up` starts (with their dependencies); [] = all
+        self.copies: list[DockerBackend] = []  # torn down with this stack
+        self.abandoned = False  # set from another thread: stop waiting for the start
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+    def make_copy(self, name: str, services: list[str]) -> DockerBackend:
+        """A second stack from the same built images and private folder, as its own compose
+        project: only `services` start. Its exits go on the main stack's record."""
+        twin = DockerBackend(self.original, self.workdir / f"copy-{name}", limits=self.limits,
+                             build_timeout_s=self.build_timeout_s, run_id=self.run_id)
+        twin.project, twin.copy_of, twin.copy_name = f"{self.project}-{name}", self, name
+        twin.submission, twin.info, twin.model = self.submission, self.info, self.model
+        twin.compose_path = twin.workdir / "compose.grader.json"
+        twin.exit_watch, twin.start_only = self.exit_watch, list(services)
+        self.copies.append(twin)
+        return twin
 
     # --- compose CLI ----------------------------------------------------------------------
     def _compose(self, *args: str, timeout: float = 120) -> CommandResult:
@@ -110,14 +117,10 @@ class DockerBackend:
                                  "YAML indents with spaces, never tabs; check brackets, quotes and colons.")
             raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
         self.submission = self._private_copy()
-        compose_file = find_compose_file(self.submission)
-        notes = [*build_limit_notes()]
-        if compose_file is None:
-            if dockerfile is None:
-                raise StackError("find", "no compose file (compose.yaml, docker-compose.yml, ...) and no Dockerfile",
-                                 "Put compose.yaml (or docker-compose.yml) and a Dockerfile at the top of the folder.")
-            self.model = generated_stack(self.submission)
-            notes.append("no compose file: graded the Dockerfile in a generated stack (web + redis)")
+        found = find_stack_files(self.submission)
+        compose_file, notes = found.compose_file, [*build_limit_notes(), *found.notes]
+        if found.generated is not None:
+            self.model = found.generated
         else:
             result = run_command(["docker", "compose", "-f", str(compose_file), "--project-directory",
                                   str(self.submission), "-p", self.project, "config", "--format", "json"],
@@ -146,9 +149,9 @@ class DockerBackend:
         register_run(self.run_id)  # so `runner.py clean` knows this run is alive
         rewritten = rewrite_model(self.model, project=self.project, run_id=self.run_id,
                                   probe_ports=probe_ports, limits=self.limits, submission=self.submission,
-                                  extra_labels=extra_labels())
+                                  extra_labels=extra_labels(), images_of=self.copy_of and self.copy_of.project)
         self.compose_path.write_text(json.dumps(rewritten, indent=2))
-        if any(s.get("build") for s in rewritten["services"].values()):
+        if self.copy_of is None and any(s.get("build") for s in rewritten["services"].values()):
             result = self._compose("build", timeout=self.build_timeout_s)
             if not result.ok:
                 why = "timed out" if result.timed_out else "failed"
@@ -159,12 +162,14 @@ class DockerBackend:
         port and whether HTTP must answer there). A service in `ready` that exits fails the
         start; any other that exits is returned as a warning, and grading goes on."""
         self._watch_exits()
-        result = self._compose("up", "-d", "--no-build", "--pull", "never", timeout=timeout_s)
+        result = self._compose("up", "-d", "--no-build", "--pull", "never", *self.start_only, timeout=timeout_s)
         if not result.ok:
             raise StackError("start", "`docker compose up` failed", result.tail(20))
         deadline = time.monotonic() + timeout_s
         pending = dict(ready)
         while pending:
+            if self.abandoned:
+                raise StackError("start", "given up: the grading ended before this stack was ready")
             if exited := self._exited(set(pending)):
                 service, message = exited[0]
                 raise StackError("start", message, self.logs(service, 20))
@@ -172,7 +177,7 @@ class DockerBackend:
                 try:
                     host, host_port = self.address(service, port)
                     with socket.create_connection((host, host_port), timeout=1) as sock:
-                        if http and not _http_answers(sock):
+                        if http and not http_answers(sock):
                             continue
                     del pending[service]
                 except (OSError, StackError):
@@ -197,7 +202,8 @@ class DockerBackend:
                     attrs = event.get("Actor", {}).get("Attributes", {})
                     code = attrs.get("exitCode")
                     self.exit_watch.record(event.get("id", ""), attrs.get("com.docker.compose.service", "?"),
-                                           int(code) if str(code).lstrip("-").isdigit() else None)
+                                           int(code) if str(code).lstrip("-").isdigit() else None,
+                                           where=self.copy_name)
             except Exception:  # noqa: BLE001 - the stream ends when teardown closes it
                 pass
             finally:
@@ -264,7 +270,7 @@ class DockerBackend:
                 stream, _ = container.get_archive(full)
             except docker.errors.NotFound:
                 continue
-            data = b"".join(_capped(stream, self.limits.file_cap_bytes + 4096))
+            data = b"".join(capped(stream, self.limits.file_cap_bytes + 4096))
             try:
                 with tarfile.open(fileobj=io.BytesIO(data)) as tar:
                     member = next((m for m in tar.getmembers() if m.isfile()), None)
@@ -300,7 +306,7 @@ class DockerBackend:
         for container in self._containers(service, all_=False):
             started = container.attrs.get("State", {}).get("StartedAt", "")
             with contextlib.suppress(ValueError):
-                ages.append(time.time() - _parse_docker_time(started))
+                ages.append(time.time() - parse_docker_time(started))
         return min(ages) if ages else None
 
     def stop_service(self, service: str) -> None:
@@ -312,7 +318,11 @@ class DockerBackend:
     def start_service(self, service: str) -> None:
         self.dirty = True
         self._stopped.discard(service)
-        self._checked(self._compose("start", service, timeout=60), f"start {service}")
+        if self._containers(service):
+            self._checked(self._compose("start", service, timeout=60), f"start {service}")
+        else:  # a copy's service that was never started has no container yet
+            self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-deps", service,
+                                        timeout=60), f"start {service}")
 
     def scale(self, service: str, replicas: int) -> None:
         self.dirty = True
@@ -327,7 +337,7 @@ class DockerBackend:
         A container that exited by itself stays exited, so a later `running` check sees it."""
         self._ports.clear()
         for service, count in sorted(self._scaled.items()):
-            extra = sorted(self._containers(service), key=_container_number)[count:]
+            extra = sorted(self._containers(service), key=container_number)[count:]
             self.exit_watch.expect([c.id for c in extra])
             for container in extra:
                 _quietly(container.remove, force=True, v=True)
@@ -348,8 +358,18 @@ class DockerBackend:
         if self._events is not None:
             with contextlib.suppress(Exception):
                 self._events.close()
-        if self.compose_path.exists():
-            self._compose("down", "-v", "--remove-orphans", "-t", "2", timeout=120)
+        with ThreadPoolExecutor(max_workers=len(self.copies) + 1) as pool:  # copies go down alongside
+            copies_down = [pool.submit(twin.teardown) for twin in self.copies]
+            if self.compose_path.exists():
+                self._compose("down", "-v", "--remove-orphans", "-t", "0", timeout=120)  # graded: no grace needed
+            for job in copies_down:
+                with contextlib.suppress(Exception):  # the label sweep below gets what a copy left
+                    job.result()
+        if self.copy_of is not None:  # the images, the private folder and the run are the main's
+            for container in self._containers():
+                _quietly(container.remove, force=True, v=True)
+            self.client.close()
+            return
         label = {"label": f"{LABEL_RUN}={self.run_id}"}
         for container in self.client.containers.list(all=True, filters=label):
             _quietly(container.remove, force=True, v=True)
@@ -362,54 +382,6 @@ class DockerBackend:
         self.client.close()
         shutil.rmtree(self.workdir / "submission", ignore_errors=True)  # the private copy
         unregister_run(self.run_id)
-
-
-def extra_labels() -> dict[str, str]:
-    """Labels from GRADER_EXTRA_LABELS ("k=v,k2=v2"): a course, a batch, a test session."""
-    pairs = (item.partition("=") for item in os.environ.get("GRADER_EXTRA_LABELS", "").split(",") if "=" in item)
-    return {key.strip(): value.strip() for key, _, value in pairs if key.strip()}
-
-
-def build_limit_notes() -> list[str]:
-    """Builds (RUN steps) get no per-container limits from compose; the host caps them on the
-    BuildKit cgroup (`python -m graders.testbed` sets it). Say so when it is not capped here."""
-    pids = Path("/sys/fs/cgroup/pids/docker/buildkit/pids.max")
-    if pids.exists() and pids.read_text().strip() == "max":
-        return ["image builds run without a pids/memory cap on this engine (`python -m graders.testbed` "
-                "sets one): a fork bomb in a Dockerfile's RUN is not contained"]
-    return []
-
-
-def _container_number(container) -> int:
-    return int(container.labels.get("com.docker.compose.container-number", "0") or 0)
-
-
-def _parse_docker_time(text: str) -> float:
-    """Docker's RFC 3339 times carry nanoseconds, which datetime does not take."""
-    from datetime import datetime
-
-    head, _, rest = text.partition(".")
-    fraction = rest.rstrip("Z")[:6] if rest else "0"
-    return datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}+00:00").timestamp()
-
-
-def _http_answers(sock: socket.socket) -> bool:
-    """Any HTTP status line means the server is up (a 404 at / is the app's business)."""
-    try:
-        sock.settimeout(2)
-        sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        return sock.recv(12).startswith(b"HTTP/")
-    except OSError:
-        return False
-
-
-def _capped(stream, cap: int):
-    total = 0
-    for chunk in stream:
-        total += len(chunk)
-        if total > cap:
-            break
-        yield chunk
 
 
 def _quietly(fn, *args, **kwargs) -> None:

@@ -17,10 +17,12 @@ class Exit:
     service: str
     code: int | None
     at_s: float  # seconds since the watch began
+    where: str = ""  # the copy of the stack it ran in; "" = the main one
 
     def describe(self) -> str:
         code = "" if self.code is None else f" with code {self.code}"
-        return f"service '{self.service}' exited{code} {self.at_s:.0f} s into grading"
+        where = f" (in the grader's '{self.where}' copy of the stack)" if self.where else ""
+        return f"service '{self.service}'{where} exited{code} {self.at_s:.0f} s into grading"
 
 
 class ExitWatch:
@@ -36,12 +38,12 @@ class ExitWatch:
         with self._lock:
             self._expected.update(container_ids)
 
-    def record(self, container_id: str, service: str, code: int | None) -> None:
+    def record(self, container_id: str, service: str, code: int | None, where: str = "") -> None:
         with self._lock:
             if self.closed or container_id in self._expected:
                 self._expected.discard(container_id)
                 return
-            self.exits.append(Exit(service, code, time.monotonic() - self._started))
+            self.exits.append(Exit(service, code, time.monotonic() - self._started, where))
 
     def unexpected(self, services: list[str] | None = None) -> list[Exit]:
         with self._lock:

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.docker import _http_answers, find_compose_file, generated_stack
+from graders.backends.docker_support import http_answers
 from graders.backends.exits import ExitWatch
 from graders.backends.local_compose import ComposeError, host_names, normalise_compose
 from graders.backends.local_env import (
@@ -63,6 +63,7 @@ from graders.backends.local_launch import (
 from graders.backends.local_proc import Replica, new_replica, restart_due, spawn, stop_replicas
 from graders.backends.local_rewrite import hosts_text, map_path_arg
 from graders.backends.process import run_command
+from graders.backends.stack_files import find_stack_files
 from graders.cleanup import register_run, unregister_run
 
 REDIS_IMAGES = ("redis*", "*/redis*", "valkey*", "*/valkey*")
@@ -115,15 +116,11 @@ class LocalBackend:
     def inspect(self) -> StackInfo:
         if not self.submission.is_dir():
             raise StackError("find", f"{self.submission} is not a folder")
-        compose_file = find_compose_file(self.submission)
-        dockerfile = "Dockerfile" if (self.submission / "Dockerfile").is_file() else None
-        notes = ["local backend: services run as processes on this machine, without Docker"]
-        if compose_file is None:
-            if dockerfile is None:
-                raise StackError("find", "no compose file (compose.yaml, docker-compose.yml, ...) and no Dockerfile",
-                                 "Put compose.yaml (or docker-compose.yml) and a Dockerfile at the top of the folder.")
-            self.model = generated_stack(self.submission)
-            notes.append("no compose file: graded the Dockerfile in a generated stack (web + redis)")
+        found = find_stack_files(self.submission)
+        compose_file, dockerfile = found.compose_file, found.dockerfile
+        notes = ["local backend: services run as processes on this machine, without Docker", *found.notes]
+        if found.generated is not None:
+            self.model = found.generated
         else:
             try:
                 raw = yaml.safe_load(compose_file.read_text(encoding="utf-8", errors="replace"))
@@ -319,7 +316,7 @@ class LocalBackend:
     def _answers(host: str, port: int, http: bool) -> bool:
         try:
             with socket.create_connection((host, port), timeout=1) as sock:
-                return not http or _http_answers(sock)
+                return not http or http_answers(sock)
         except OSError:
             return False
 

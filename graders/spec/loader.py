@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from graders.checks import registry
-from graders.spec.model import CheckSpec, PartSpec, RoleSpec, Spec, Step, Timeouts, roles_named
+from graders.spec.model import CheckSpec, CopySpec, PartSpec, RoleSpec, Spec, Step, Timeouts, roles_named
 from graders.spec.schema import spec_schema
 from graders.spec.template import placeholders
 
@@ -101,6 +101,11 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
         for name, r in (data.get("roles") or {}).items()
     }
     inputs = dict(data.get("inputs") or {})
+    copies = {name: CopySpec(name=name, start=tuple(c["start"])) for name, c in (data.get("copies") or {}).items()}
+    for name, copy in copies.items():
+        for ri, role in enumerate(copy.start):
+            if role not in roles:
+                problem(["copies", name, "start", ri], f"role '{role}' is not defined in `roles`")
     known_ids = {f"{p['id']}.{c['id']}" for p in data["parts"] for c in p["checks"]}
     saved_names = set()
     for part in data["parts"]:
@@ -143,6 +148,9 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
             for role in sorted(roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
                 problem([*cpath, type_name], f"role '{role}' is not defined in `roles`")
+            if check.get("copy") is not None and check["copy"] not in copies:
+                problem([*cpath, "copy"], f"no copy '{check['copy']}' in `copies`"
+                                          f" (defined: {', '.join(sorted(copies)) or 'none'})")
             hint = check.get("hint", {})
             checks.append(CheckSpec(
                 part=part["id"], id=check["id"], title=check.get("title", check["id"]),
@@ -151,7 +159,7 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 stage=int(check.get("stage", 0)), visibility=check.get("visibility", "visible"),
                 hint={"": hint} if isinstance(hint, str) else dict(hint), setup=setup,
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
-                requires=frozenset(check.get("requires", ())),
+                requires=frozenset(check.get("requires", ())), copy=check.get("copy"),
                 line=line_of(root, cpath)))
         total = sum(c.points for c in checks)
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:
@@ -162,7 +170,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                               checks=tuple(checks)))
     _check_needs_graph(parts, problem)
     spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
-                timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts))
+                timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
+                copies=copies)
     return spec, problems
 
 

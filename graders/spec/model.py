@@ -46,6 +46,7 @@ class CheckSpec:
     bonus: bool = False
     timeout_s: float | None = None
     requires: frozenset[str] = frozenset()  # backend capabilities, e.g. {"docker"}
+    copy: str | None = None  # runs on this copy of the stack (Spec.copies), not the main one
     line: int = 0
 
     @property
@@ -66,6 +67,16 @@ class PartSpec:
 
 
 @dataclass(frozen=True)
+class CopySpec:
+    """A second copy of the student's stack, started beside the main one, so that checks
+    which need a service to themselves (stop it, scale it, keep its queue) overlap in time
+    instead of queueing up. Only `start` (and what it depends on) is started."""
+
+    name: str
+    start: tuple[str, ...]  # roles
+
+
+@dataclass(frozen=True)
 class Timeouts:
     build_s: float = 900
     start_s: float = 120
@@ -82,6 +93,7 @@ class Spec:
     roles: dict[str, RoleSpec]
     timeouts: Timeouts
     parts: tuple[PartSpec, ...]
+    copies: dict[str, CopySpec] = field(default_factory=dict)
 
     def checks(self):
         for part in self.parts:

@@ -74,6 +74,8 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                          "description": "backend capabilities the check needs; without them it is left "
                                         "out of the score (e.g. `docker` on the local backend)"},
             "setup": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+            "copy": {"type": "string", "description": "run on this copy of the stack (see `copies`) instead "
+                                                      "of the main one; backends without copies use the main"},
             **type_refs,
         },
     }
@@ -92,6 +94,17 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {k: SECONDS for k in ("build_s", "start_s", "check_s", "total_s")},
+            },
+            "copies": {
+                "type": "object", "propertyNames": ID,
+                "description": "copies of the student's stack started beside the main one, for checks that "
+                               "need a service to themselves (stop, scale, a quiet queue) and would otherwise "
+                               "wait for each other; `after` between checks on different stacks is dropped",
+                "additionalProperties": {
+                    "type": "object", "required": ["start"], "additionalProperties": False,
+                    "properties": {"start": {"type": "array", "minItems": 1, "items": {"type": "string"},
+                                             "description": "roles to start (with what they depend on)"}},
+                },
             },
             "parts": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/part"}},
         },

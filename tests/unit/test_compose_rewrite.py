@@ -57,3 +57,21 @@ def test_labels_and_limits_reach_every_service_network_and_volume():
 def test_the_input_model_is_left_untouched():
     rewrite()
     assert MODEL["services"]["web"]["ports"][0]["published"] == "8000"
+
+
+def test_networks_and_volumes_lose_fixed_names_so_two_stacks_never_share_one():
+    model = {**MODEL, "networks": {"default": {"name": "student_default"}, "chat": {"name": "chatnet"},
+                                   "outside": {"name": "shared", "external": True}},
+             "volumes": {"data": {"name": "student_data"}}}
+    out = rewrite_model(model, project="grader-x-1", run_id="r1", probe_ports={}, limits=Limits())
+    assert "name" not in out["networks"]["default"] and "name" not in out["networks"]["chat"]
+    assert "name" not in out["volumes"]["data"]
+    assert out["networks"]["outside"]["name"] == "shared"  # external: the policy's business, not renamed
+
+
+def test_a_copy_of_the_stack_runs_the_main_stacks_images():
+    out = rewrite_model(MODEL, project="grader-x-1-queue", run_id="r1", probe_ports={}, limits=Limits(),
+                        images_of="grader-x-1")
+    assert out["name"] == "grader-x-1-queue"
+    assert out["services"]["web"]["image"] == "grader-x-1-web:graded"
+    assert out["services"]["redis"]["container_name"] == "grader-x-1-queue-redis"

@@ -134,3 +134,18 @@ def test_after_orders_without_coupling_and_must_name_a_check(tmp_path):
     assert second.after == ("api.ping",) and second.needs == ()
     bad = write(tmp_path, text.replace("after: [ping]", "after: [pong]"))
     assert any("no check 'pong' to wait for" in p for p in problems_of(bad))
+
+
+def test_a_check_runs_on_a_named_copy_of_the_stack(tmp_path):
+    text = MINIMAL.replace("parts:", "copies:\n  side: {start: [web]}\nparts:").replace(
+        "        http: {path: /ping", "        copy: side\n        http: {path: /ping")
+    spec = load_spec(write(tmp_path, text))
+    assert spec.copies["side"].start == ("web",) and spec.check("api.ping").copy == "side"
+
+
+def test_an_unknown_copy_or_a_copy_of_an_unknown_role_is_named_with_its_line(tmp_path):
+    text = MINIMAL.replace("parts:", "copies:\n  side: {start: [db]}\nparts:").replace(
+        "        http: {path: /ping", "        copy: elsewhere\n        http: {path: /ping")
+    problems = problems_of(write(tmp_path, text))
+    assert any(":5: copies.side.start[0]: role 'db' is not defined" in p for p in problems), problems
+    assert any(".checks[0].copy: no copy 'elsewhere' in `copies` (defined: side)" in p for p in problems), problems

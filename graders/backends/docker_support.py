@@ -1,0 +1,57 @@
+"""Small helpers of the Docker backend that need no engine: labels from the environment, a
+note about the host's build limits, Docker's time format, an HTTP readiness probe (the local
+backend uses it too)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+
+def extra_labels() -> dict[str, str]:
+    """Labels from GRADER_EXTRA_LABELS ("k=v,k2=v2"): a course, a batch, a test session."""
+    pairs = (item.partition("=") for item in os.environ.get("GRADER_EXTRA_LABELS", "").split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, _, value in pairs if key.strip()}
+
+
+def build_limit_notes() -> list[str]:
+    """Builds (RUN steps) get no per-container limits from compose; the host caps them on the
+    BuildKit cgroup (`python -m graders.testbed` sets it). Say so when it is not capped here."""
+    pids = Path("/sys/fs/cgroup/pids/docker/buildkit/pids.max")
+    if pids.exists() and pids.read_text().strip() == "max":
+        return ["image builds run without a pids/memory cap on this engine (`python -m graders.testbed` "
+                "sets one): a fork bomb in a Dockerfile's RUN is not contained"]
+    return []
+
+
+def container_number(container) -> int:
+    return int(container.labels.get("com.docker.compose.container-number", "0") or 0)
+
+
+def parse_docker_time(text: str) -> float:
+    """Docker's RFC 3339 times carry nanoseconds, which datetime does not take."""
+    from datetime import datetime
+
+    head, _, rest = text.partition(".")
+    fraction = rest.rstrip("Z")[:6] if rest else "0"
+    return datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}+00:00").timestamp()
+
+
+def http_answers(sock: socket.socket) -> bool:
+    """Any HTTP status line means the server is up (a 404 at / is the app's business)."""
+    try:
+        sock.settimeout(2)
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        return sock.recv(12).startswith(b"HTTP/")
+    except OSError:
+        return False
+
+
+def capped(stream, cap: int):
+    total = 0
+    for chunk in stream:
+        total += len(chunk)
+        if total > cap:
+            break
+        yield chunk
