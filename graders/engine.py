@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,8 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         t0 = time.monotonic()
         try:
             report.problems.extend(backend.start(ready, spec.timeouts.start_s))
+            # The checks begin once the copies are up too: no latency is timed while one still starts.
+            wait_for_futures([c.ready for c in copies.values() if c.ready], timeout=spec.timeouts.start_s)
         finally:
             report.timings.up_s = time.monotonic() - t0
         _copy_notes(backend, report)

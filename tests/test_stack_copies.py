@@ -65,6 +65,10 @@ parts:
         points: 1
         stage: 1
         stack: {running: all}
+      - id: main_web_running
+        points: 1
+        stage: 1
+        stack: {running: [web]}
 """
 
 
@@ -128,4 +132,6 @@ def test_a_service_dying_in_a_copy_fails_running_all_and_names_the_copy(tmp_path
     results = {c.id: c for _, c in report.all_checks()}
     assert results["all_running"].status is Status.FAILED
     assert "service 'web' (in the grader's 'side' copy of the stack) exited" in results["all_running"].message
+    # A named role is about its own stack: the main web kept running.
+    assert results["main_web_running"].status is Status.PASSED, results["main_web_running"].message
     assert labelled_leftovers(backend.run_id) == []

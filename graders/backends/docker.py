@@ -211,8 +211,9 @@ class DockerBackend:
 
         threading.Thread(target=pump, daemon=True, name=f"exits-{self.run_id}").start()
 
-    def unexpected_exits(self, services: list[str] | None = None) -> list[Exit]:
-        return self.exit_watch.unexpected(services)
+    def unexpected_exits(self, services: list[str] | None = None, everywhere: bool = False) -> list[Exit]:
+        exits = self.exit_watch.unexpected(services)  # one record for the stack and its copies
+        return exits if everywhere else [e for e in exits if e.where == self.copy_name]
 
     def _expect_exits(self, service: str | None = None) -> None:
         self.exit_watch.expect([c.id for c in self._containers(service, all_=False)])

@@ -253,7 +253,7 @@ class LocalBackend:
             self._seen_exits.add(proc.pid)
             self.exit_watch.record(str(proc.pid), replica.service, proc.returncode)
 
-    def unexpected_exits(self, services: list[str] | None = None):
+    def unexpected_exits(self, services: list[str] | None = None, everywhere: bool = False):  # no copies here
         with self._lock:
             for replicas in self.replicas.values():
                 for replica in replicas:

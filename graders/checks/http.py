@@ -38,7 +38,9 @@ EXPECT = {
         "json_schema": {"type": "object"},
         "body_contains": {"type": "array", "items": {"type": "string"}},
         "content_type": {"type": "string"},
-        "max_latency_s": {"type": "number", "exclusiveMinimum": 0},
+        "max_latency_s": {"type": "number", "exclusiveMinimum": 0,
+                          "description": "the answer's time bound; an answer correct but for its time is "
+                                         "asked once more (a cold first call), and the second time counts"},
     },
 }
 
@@ -143,8 +145,16 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     rendered = ctx.render(body)
     what = f"{rendered.get('method', 'GET')} {rendered['path']}"
+    expect = rendered.get("expect", {})
     answer = await send(ctx, rendered)
-    problems = judge(answer, rendered.get("expect", {}), what)
+    problems = judge(answer, expect, what)
+    first_try = ""
+    if problems and not judge(answer, {k: v for k, v in expect.items() if k != "max_latency_s"}, what):
+        # Slow and otherwise right: a first call pays for lazy imports and connections, so a
+        # busy machine can push it over the bound. Work done inline is slow every time.
+        first_try = f" (a first try took {answer.latency_s:.2f} s)"
+        answer = await send(ctx, rendered)
+        problems = [p + first_try for p in judge(answer, expect, what)]
     if problems:
         return Outcome.fail(problems[0], "\n".join(problems[1:]))
     data = parse_json(answer.body)
@@ -153,4 +163,4 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         if value is MISSING or value in (None, ""):
             return Outcome.fail(f"{what}: no '{path}' in the answer to carry on with; got {answer.excerpt()}")
         ctx.save(name, value)
-    return Outcome.ok(f"{what} answered {answer.status} in {answer.latency_s:.2f} s")
+    return Outcome.ok(f"{what} answered {answer.status} in {answer.latency_s:.2f} s{first_try}")
