@@ -4,7 +4,9 @@
 
 The class is the reference plus the first N mutants of tests/mutants/ (materialised copies).
 It is graded with `runner.py batch -j 1`, with `-j 2`, and with `--queue` through two Celery
-workers started on this machine (a Redis container as broker). The naive approach of
+workers started on this machine (a Redis container as broker). Serial and -j 2 run twice:
+with the spec as it is, and with its copies of the stack switched off (every check on the
+main stack), which shows what the copies cost or save when gradings share the CPUs. The naive approach of
 command-per-test autograders, one fresh stack for every check, is measured on a few checks of
 the reference (each graded alone, with the checks it `needs`, from a new stack) and
 extrapolated to every check of every submission: the output says so. Figures only: nothing is
@@ -112,6 +114,17 @@ def celery_batch(classroom: Path, out: Path, workers: int, scratch: Path) -> flo
                     proc.wait()
 
 
+def spec_without_copies(target: Path) -> Path:
+    """The spec with every check on the main stack (what a backend without copies does)."""
+    data = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    data.pop("copies", None)
+    for part in data["parts"]:
+        for check in part["checks"]:
+            check.pop("copy", None)
+    target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
 def one_check_spec(check_id: str, target: Path) -> Path:
     """The spec cut down to one check (and those it needs), in its part, points made to add up."""
     data = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
@@ -149,6 +162,10 @@ def main() -> int:
         print(f"  serial done in {times['serial (-j 1)']:.0f} s", flush=True)
         times["-j 2"] = batch(classroom, scratch / "out2", "-j", "2")
         print(f"  -j 2 done in {times['-j 2']:.0f} s", flush=True)
+        plain = str(spec_without_copies(scratch / "no-copies.yaml"))
+        for label, jobs in (("serial, no copies", "1"), ("-j 2, no copies", "2")):
+            times[label] = batch(classroom, scratch / f"outplain{jobs}", "-j", jobs, "--spec", plain)
+            print(f"  {label} done in {times[label]:.0f} s", flush=True)
         times["celery, 2 workers"] = celery_batch(classroom, scratch / "outq", 2, scratch)
         print(f"  celery done in {times['celery, 2 workers']:.0f} s", flush=True)
         measured = []

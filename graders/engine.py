@@ -156,20 +156,18 @@ def _start_copy(backend: Backend, spec: Spec, name: str, roles: dict[str, str], 
     copy.backend = twin
 
     def start() -> None:
-        if missing:
-            raise StackError("start", f"no service plays the role(s) {', '.join(missing)}")
-        twin.prepare(probe)
-        twin.start({s: r for s, r in ready.items() if s in services}, spec.timeouts.start_s)
-        copy.started = True
-
-    def started(future: Future) -> None:
-        if isinstance(future.exception(), StackError):
-            copy.problem = future.exception()
-        elif future.exception() is not None:
-            copy.problem = StackError("start", f"grader error: {future.exception()!r}")
+        try:
+            if missing:
+                raise StackError("start", f"no service plays the role(s) {', '.join(missing)}")
+            twin.prepare(probe)
+            twin.start({s: r for s, r in ready.items() if s in services}, spec.timeouts.start_s)
+            copy.started = True
+        except StackError as exc:
+            copy.problem = exc
+        except Exception as exc:  # noqa: BLE001 - a grader fault in a copy fails that copy's checks only
+            copy.problem = StackError("start", f"grader error: {type(exc).__name__}: {exc}")
 
     copy.ready = pool.submit(start)
-    copy.ready.add_done_callback(started)
     return copy
 
 
@@ -208,8 +206,7 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
                 await done[prior].wait()
         stack = stack_of(check)
         if stack.ready is not None:
-            with contextlib.suppress(Exception):  # its failure is on stack.problem
-                await asyncio.wrap_future(stack.ready)
+            await asyncio.wrap_future(stack.ready)  # never raises: a failure is on stack.problem
         result = await _run_check(check, types[check.type], results, stack, stack.backend, submission,
                                   role_ports, variables, spec, options)
         results[check.qualified_id] = result
