@@ -47,6 +47,9 @@ def grade_parser() -> argparse.ArgumentParser:
                    help="where each --format goes, in the same order ('-' = stdout; default stdout)")
     p.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is under N")
     p.add_argument("--keep-up", action="store_true", help="leave the stack running after grading")
+    p.add_argument("--no-copies", action="store_true",
+                   help="run every check on the one main stack, ignoring the spec's `copies` (slower: the "
+                        "checks that need a service to themselves then wait for each other)")
     p.add_argument("--lang", choices=["ru", "en"], default="ru", help="language of hints (default: ru)")
     p.add_argument("--audience", choices=["instructor", "student"], default="instructor",
                    help="student: leave hidden checks and service logs out of the report")
@@ -121,7 +124,7 @@ def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
     names = args.format or ["text"]
     outs = args.out + ["-"] * (len(names) - len(args.out))
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
-                           limits=Limits(), check_timeout_s=args.check_timeout)
+                           limits=Limits(), check_timeout_s=args.check_timeout, copies=not args.no_copies)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))

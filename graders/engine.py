@@ -39,6 +39,7 @@ class GradeOptions:
     keep_up: bool = False
     limits: Limits = field(default_factory=Limits)
     check_timeout_s: float | None = None  # overrides the spec's
+    copies: bool = True  # False: every check on the main stack, whatever the spec's `copies`
 
 
 @dataclass
@@ -63,7 +64,8 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
                            backend=backend.name, run_id=getattr(backend, "run_id", ""))
     stack = _Stack(backend=backend)
     copies: dict[str, _Stack] = {}
-    wanted = sorted({c.copy for c in spec.checks() if c.copy and (not options.parts or c.part in options.parts)})
+    wanted = sorted({c.copy for c in spec.checks() if c.copy and options.copies
+                     and (not options.parts or c.part in options.parts)})
     pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="copy")
     try:
         _bring_up(submission, spec, backend, report, stack, emit, copies=copies, wanted=wanted, pool=pool)

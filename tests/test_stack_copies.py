@@ -135,3 +135,18 @@ def test_a_service_dying_in_a_copy_fails_running_all_and_names_the_copy(tmp_path
     # A named role is about its own stack: the main web kept running.
     assert results["main_web_running"].status is Status.PASSED, results["main_web_running"].message
     assert labelled_leftovers(backend.run_id) == []
+
+
+@pytest.mark.docker
+def test_without_copies_every_check_runs_on_the_main_stack_in_after_order(tmp_path, docker_engine):
+    seen: list[str] = []
+    backend = DockerBackend(REFERENCE, tmp_path / "work")
+    report = grade(REFERENCE, spec_at(tmp_path), backend, GradeOptions(lang="en", copies=False),
+                   on_event=lambda kind, payload: seen.append(payload.id) if kind == "check" else None)
+    status = {c.id: c.status for _, c in report.all_checks()}
+    # One stack, its worker running: it takes the task at once, and it is there to be seen.
+    assert status["side_waits_without_worker"] is Status.FAILED and status["side_worker_not_started"] is Status.PASSED
+    assert status["on_nowhere"] is Status.PASSED
+    assert seen.index("side_add") > seen.index("main_worker_idles")  # `after` holds on one stack
+    assert not any("copy" in key for key in report.service_logs) and not report.problems
+    assert labelled_leftovers(backend.run_id) == []

@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", metavar="REDIS_URL", help="send the gradings to Celery grader workers at this broker "
                    "(-j is then ignored: the workers set the parallelism)")
     p.add_argument("--lang", choices=["ru", "en"], default="ru")
+    p.add_argument("--no-copies", action="store_true", help="each grading on one stack (see `runner.py --help`)")
     return p
 
 
@@ -96,7 +97,7 @@ def run_batch(argv: list[str]) -> int:
     console = Console(stderr=True)
     live = LiveCounts(len(submissions), args.pass_mark, console)
     started = time.monotonic()
-    extra = ("--lang", args.lang)
+    extra = ("--lang", args.lang, *(["--no-copies"] if args.no_copies else []))
     with live.progress:
         if args.queue:
             from graders.batch.distributed import grade_all_on_queue
