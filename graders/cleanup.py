@@ -18,6 +18,7 @@ import docker
 import docker.errors
 
 from graders.backends.compose_rewrite import LABEL_RUN
+from graders.backends.process import pid_alive
 
 
 def runs_dir() -> Path:
@@ -40,13 +41,7 @@ def run_alive(run_id: str) -> bool:
         pid = int((runs_dir() / run_id).read_text())
     except (FileNotFoundError, ValueError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 @dataclass

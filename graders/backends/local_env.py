@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graders.backends.base import StackError
-from graders.backends.process import run_command
+from graders.backends.process import pid_alive, run_command
 
 VENV_MARKER = ".lab4-grader-complete"
 
@@ -42,16 +42,6 @@ def find_redis_server() -> str | None:
 
 def _state_dir() -> Path:
     return Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / "lab4-grader-loopback"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def can_bind(host: str, port: int) -> bool:
@@ -95,7 +85,7 @@ def reserve_loopback(needs: Iterable[tuple[int, int]], tries: int = 64) -> Loopb
         prefix = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}"
         lock = state / prefix
         with contextlib.suppress(FileNotFoundError, ValueError):
-            if not _pid_alive(int(lock.read_text() or "0")):
+            if not pid_alive(int(lock.read_text() or "0")):
                 lock.unlink()
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -13,6 +13,7 @@ import subprocess
 import threading
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 OUTPUT_CAP_LINES = 400
 STDOUT_CAP_BYTES = 16 * 1024 * 1024
@@ -90,3 +91,17 @@ def kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+
+
+def pid_alive(pid: int) -> bool:
+    """Alive and not a zombie (an orphan of a killed grading may wait to be reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -23,20 +23,9 @@ import threading
 import time
 from pathlib import Path
 
+from graders.backends.process import pid_alive
+
 log = logging.getLogger("graders.batch.worker")
-
-
-def _pid_alive(pid: int) -> bool:
-    """Alive and not a zombie (an orphan of a killed worker may wait to be reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def _run_dead(run_id: str) -> bool:
@@ -45,7 +34,7 @@ def _run_dead(run_id: str) -> bool:
     if not run_alive(run_id):
         return True
     with contextlib.suppress(OSError, ValueError):
-        return not _pid_alive(int((runs_dir() / run_id).read_text()))
+        return not pid_alive(int((runs_dir() / run_id).read_text()))
     return False
 
 
@@ -71,7 +60,7 @@ def sweep_dead_runs(work_root: Path) -> list[str]:
     with contextlib.suppress(FileNotFoundError):
         for attempt in work_root.iterdir():
             with contextlib.suppress(OSError, ValueError):
-                if not _pid_alive(int((attempt / "owner").read_text())):
+                if not pid_alive(int((attempt / "owner").read_text())):
                     shutil.rmtree(attempt, ignore_errors=True)
     if removed:
         log.warning("removed what dead gradings left: %s", ", ".join(removed))

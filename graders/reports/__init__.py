@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from graders.plugins import PluginRegistry
 from graders.results import GradingReport
 
 Render = Callable[[GradingReport, "ReportOptions"], str]
@@ -20,28 +18,20 @@ class ReportOptions:
     width: int = 110
 
 
-_FORMATS: dict[str, Render] = {}
-_SCANNED = False
-_SCAN_LOCK = threading.Lock()  # gradings in threads (validate -j) may ask at once
+_FORMATS: PluginRegistry[Render] = PluginRegistry(__name__, __path__)
 
 
 def report_format(name: str) -> Callable[[Render], Render]:
     def register(fn: Render) -> Render:
-        _FORMATS[name] = fn
+        _FORMATS.add(name, fn, what="report format")
         return fn
 
     return register
 
 
 def formats() -> dict[str, Render]:
-    global _SCANNED
-    with _SCAN_LOCK:
-        if not _SCANNED:  # a flag, not emptiness: one format imported first must not stop the scan
-            for module in pkgutil.iter_modules(__path__):
-                if not module.name.startswith("_"):
-                    importlib.import_module(f"{__name__}.{module.name}")
-            _SCANNED = True
-    return _FORMATS
+    """All report formats, importing every module of this package once."""
+    return _FORMATS.all()
 
 
 def for_audience(report: GradingReport, options: ReportOptions) -> GradingReport:
