@@ -127,15 +127,18 @@ def load_mutants(root: Path, known_checks: Iterable[str]) -> list[Mutant]:
     return [load_mutant(folder, set(known_checks)) for folder in folders]
 
 
+def apply_patch(patch: Path, dest: Path) -> str:
+    """`patch -p1` a unified diff onto a folder; "" when it applied, else what patch said."""
+    applied = subprocess.run(["patch", "-p1", "-s", "--no-backup-if-mismatch", "-d", str(dest), "-i",
+                              str(patch.resolve())], capture_output=True, text=True)
+    return "" if applied.returncode == 0 else (applied.stdout + applied.stderr).strip()[:300] or "patch failed"
+
+
 def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
     """A copy of the reference with the mutant's overlay applied and its deletions made."""
     shutil.copytree(reference, dest, ignore=SKIP_COPY)
-    if mutant is not None and mutant.patch is not None:
-        applied = subprocess.run(["patch", "-p1", "-s", "--no-backup-if-mismatch", "-d", str(dest), "-i",
-                                  str(mutant.patch.resolve())], capture_output=True, text=True)
-        if applied.returncode != 0:
-            raise MutantError(f"{mutant.name}: {PATCH_FILE} does not apply to the reference: "
-                              f"{(applied.stdout + applied.stderr).strip()[:300]}")
+    if mutant is not None and mutant.patch is not None and (failure := apply_patch(mutant.patch, dest)):
+        raise MutantError(f"{mutant.name}: {PATCH_FILE} does not apply to the reference: {failure}")
     if mutant is not None:
         for rel in mutant.overlay():
             target = dest / rel

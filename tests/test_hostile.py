@@ -22,6 +22,7 @@ import yaml
 
 from graders.backends.base import Limits
 from graders.backends.docker import engine_available
+from graders.validate import apply_patch
 from tests.conftest import REFERENCE, ROOT, labelled_leftovers, run_runner
 
 HOSTILE = ROOT / "tests" / "hostile"
@@ -47,7 +48,8 @@ def deep_merge(into: dict, patch: dict) -> dict:
 
 
 def materialise(case: str, tmp_path: Path) -> Path:
-    """The submission of a case: its base, its compose patch, its files, its symlinks."""
+    """The submission of a case: its base, its patch (`case.patch`, a diff against the reference),
+    its compose merge, its files, its symlinks."""
     source = HOSTILE / case
     spec = yaml.safe_load((source / "case.yaml").read_text()) or {}
     dest = tmp_path / case
@@ -55,12 +57,15 @@ def materialise(case: str, tmp_path: Path) -> Path:
         shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("__pycache__", "log.txt"))
     else:
         dest.mkdir(parents=True)
+    if (source / "case.patch").is_file():
+        failure = apply_patch(source / "case.patch", dest)
+        assert not failure, f"{case}/case.patch does not apply to the reference: {failure}"
     if spec.get("compose"):
         # A JSON round trip un-shares what the reference's YAML anchors share.
         compose = json.loads(json.dumps(yaml.safe_load((dest / "compose.yaml").read_text())))
         (dest / "compose.yaml").write_text(yaml.safe_dump(deep_merge(compose, spec["compose"]), sort_keys=False))
     for path in source.rglob("*"):
-        if path.is_file() and path.name != "case.yaml":
+        if path.is_file() and path.name not in ("case.yaml", "case.patch"):
             target = dest / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)
