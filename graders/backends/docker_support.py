@@ -55,3 +55,12 @@ def capped(stream, cap: int):
         if total > cap:
             break
         yield chunk
+
+
+def port_answers(host: str, port: int, http: bool) -> bool:
+    """The port accepts a connection (and, with `http`, answers with a status line)."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            return not http or http_answers(sock)
+    except OSError:
+        return False

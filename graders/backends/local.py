@@ -24,11 +24,8 @@ import contextlib
 import fnmatch
 import os
 import posixpath
-import re
 import secrets
 import shutil
-import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -37,9 +34,9 @@ from typing import Any
 import yaml
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.docker_support import http_answers
+from graders.backends.docker_support import port_answers
 from graders.backends.exits import ExitWatch
-from graders.backends.local_compose import ComposeError, host_names, normalise_compose
+from graders.backends.local_compose import ComposeError, host_names, normalise_compose, start_order
 from graders.backends.local_env import (
     Loopback,
     Venv,
@@ -50,12 +47,12 @@ from graders.backends.local_env import (
     reserve_loopback,
     wrap_hosts,
 )
-from graders.backends.local_image import Image, ImageError, build_image
+from graders.backends.local_image import Image
 from graders.backends.local_launch import (
     Launch,
-    build_args,
     launch_built,
     launch_redis,
+    lay_out_images,
     plan_built,
     plan_redis,
     redis_env,
@@ -152,10 +149,11 @@ class LocalBackend:
         register_run(self.run_id)
         services = {n: s for n, s in self.model["services"].items() if n not in self.skipped}
         started = time.monotonic()
-        images = self._build_images(services)
+        images, self._images, notes = lay_out_images(services, self.root / "images")
+        self.notes += notes
         self.timings["image_files_s"] = time.monotonic() - started
         started = time.monotonic()
-        for image in images.values():
+        for image in images:
             key = "\n".join(image.requirements)
             if key not in self.venvs:
                 venv = self.venvs[key] = ensure_venv(image.requirements, self.cache, self.build_timeout_s)
@@ -197,31 +195,6 @@ class LocalBackend:
             self.hosts = self.root / "hosts"
             self.hosts.write_text(hosts_text(self.addresses, self.loopback.inner, original))
         self.replicas = {name: [] for name in self.launch}
-
-    def _build_images(self, services: dict[str, dict[str, Any]]) -> dict[tuple, Image]:
-        """One image per (context, Dockerfile, build args), as compose builds one per service
-        but Docker's cache makes identical ones the same."""
-        images: dict[tuple, Image] = {}
-        for name, service in services.items():
-            build = service.get("build")
-            if not build:
-                continue
-            args = build_args(build)
-            key = (build["context"], build["dockerfile"], tuple(sorted(args.items())))
-            if key not in images:
-                context = Path(build["context"])
-                try:
-                    images[key] = build_image(context, context / build["dockerfile"],
-                                              self.root / "images" / str(len(images)), args)
-                except (ImageError, OSError) as exc:
-                    raise StackError("build", f"could not lay out the image of '{name}': {exc}") from None
-                self.notes += [f"{name}: {note}" for note in images[key].notes]
-                wanted = re.match(r"(?:docker\.io/)?(?:library/)?python:(\d+\.\d+)", images[key].base)
-                here = f"{sys.version_info.major}.{sys.version_info.minor}"
-                if wanted and wanted.group(1) != here:
-                    self.notes.append(f"{name}: the image is {images[key].base}; ran with this machine's Python {here}")
-            self._images[name] = images[key]
-        return images
 
     # --- processes ----------------------------------------------------------------------------
     def _spawn(self, service: str, index: int) -> Replica:
@@ -265,7 +238,7 @@ class LocalBackend:
         wait until each port in `ready` answers. A `ready` service that exits fails the start;
         another that exits is returned as a warning."""
         deadline = time.monotonic() + timeout_s
-        for name in self._order():
+        for name in start_order(self.model["services"], {n: launch.kind for n, launch in self.launch.items()}):
             for dep in self.model["services"][name].get("depends_on") or {}:
                 if dep in self.launch and self.launch[dep].kind == "redis":
                     self._wait_tcp(dep, self.launch[dep].ports[0], deadline)
@@ -280,9 +253,9 @@ class LocalBackend:
                 if all(r.state() == "exited" for r in self.replicas[service]):
                     raise StackError("start", self._exit_message(service), self.logs(service, 20))
             for service, (port, http) in list(pending.items()):
-                if self._answers(self.launch[service].address, port, http):
+                if port_answers(self.launch[service].address, port, http):
                     del pending[service]
-                elif self.loopback and self._answers(self.loopback.inner, port, False):
+                elif self.loopback and port_answers(self.loopback.inner, port, False):
                     raise StackError("ready", f"service '{service}' listens on port {port} only on its own loopback "
                                      f"(127.0.0.1 / localhost): nothing outside its container can reach it",
                                      self.logs(service, 15))
@@ -295,33 +268,12 @@ class LocalBackend:
         return [f"{self._exit_message(s)}; last log lines:\n{self.logs(s, 10)}"
                 for s, replicas in self.replicas.items() if any(r.state() == "exited" for r in replicas)]
 
-    def _order(self) -> list[str]:
-        order: list[str] = []
-
-        def visit(name: str, path: tuple[str, ...]) -> None:
-            if name in order or name in path or name not in self.launch:
-                return
-            for dep in self.model["services"][name].get("depends_on") or {}:
-                visit(dep, (*path, name))
-            order.append(name)
-        for name in sorted(self.launch, key=lambda n: self.launch[n].kind != "redis"):
-            visit(name, ())
-        return order
-
     def _exit_message(self, service: str) -> str:
         codes = [r.exit_code() for r in self.replicas[service] if r.state() == "exited"]
         return f"service '{service}' exited at start (exit code {codes[0] if codes else '?'})"
 
-    @staticmethod
-    def _answers(host: str, port: int, http: bool) -> bool:
-        try:
-            with socket.create_connection((host, port), timeout=1) as sock:
-                return not http or http_answers(sock)
-        except OSError:
-            return False
-
     def _wait_tcp(self, service: str, port: int, deadline: float) -> None:
-        while time.monotonic() < deadline and not self._answers(self.launch[service].address, port, False):
+        while time.monotonic() < deadline and not port_answers(self.launch[service].address, port, False):
             if all(r.state() == "exited" for r in self.replicas[service]):
                 raise StackError("start", self._exit_message(service), self.logs(service, 20))
             time.sleep(0.1)

@@ -219,3 +219,20 @@ def host_names(name: str, service: dict[str, Any]) -> list[str]:
             if isinstance(net, dict):
                 found += [str(a) for a in net.get("aliases") or []]
     return list(dict.fromkeys(found))
+
+
+def start_order(services: dict[str, dict[str, Any]], kinds: dict[str, str]) -> list[str]:
+    """The services in `kinds` (name -> "redis" or "built"), each after what it depends_on,
+    redis first among equals. A cycle is broken where it closes (compose refuses those)."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order or name in path or name not in kinds:
+            return
+        for dep in services[name].get("depends_on") or {}:
+            visit(dep, (*path, name))
+        order.append(name)
+
+    for name in sorted(kinds, key=lambda n: kinds[n] != "redis"):
+        visit(name, ())
+    return order

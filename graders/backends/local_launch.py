@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graders.backends.base import StackError
 from graders.backends.discovery import container_ports
 from graders.backends.local_env import Venv
-from graders.backends.local_image import Image
+from graders.backends.local_image import Image, ImageError, build_image
 from graders.backends.local_rewrite import bind_argv, map_path_arg, rewrite_env_value
 
 RUN_ENV = "LAB4_GRADER_RUN"  # in every service's environment: finds leftovers in /proc
@@ -133,3 +136,31 @@ def drop_options(args: list[str], names: set[str]) -> list[str]:
         if not dropping:
             out.append(word)
     return out
+
+
+def lay_out_images(services: dict[str, dict[str, Any]], root: Path) -> tuple[list[Image], dict[str, Image], list[str]]:
+    """The files of each built service's image under `root`: one image per (context,
+    Dockerfile, build args), as Docker's cache makes identical builds one. Returns the
+    distinct images, each service's image, and notes for the report."""
+    images: dict[tuple, Image] = {}
+    of_service: dict[str, Image] = {}
+    notes: list[str] = []
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for name, service in services.items():
+        build = service.get("build")
+        if not build:
+            continue
+        args = build_args(build)
+        key = (build["context"], build["dockerfile"], tuple(sorted(args.items())))
+        if key not in images:
+            context = Path(build["context"])
+            try:
+                images[key] = build_image(context, context / build["dockerfile"], root / str(len(images)), args)
+            except (ImageError, OSError) as exc:
+                raise StackError("build", f"could not lay out the image of '{name}': {exc}") from None
+            notes += [f"{name}: {note}" for note in images[key].notes]
+            wanted = re.match(r"(?:docker\.io/)?(?:library/)?python:(\d+\.\d+)", images[key].base)
+            if wanted and wanted.group(1) != here:
+                notes.append(f"{name}: the image is {images[key].base}; ran with this machine's Python {here}")
+        of_service[name] = images[key]
+    return list(images.values()), of_service, notes

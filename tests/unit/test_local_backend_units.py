@@ -300,3 +300,20 @@ def test_loopback_blocks_are_distinct_and_released():
         first.release()
         second.release()
     assert not first.lock.exists()
+
+
+def test_services_start_after_what_they_depend_on_with_redis_first():
+    from graders.backends.local_compose import start_order
+
+    services = {"web": {"depends_on": {"redis": {}}}, "worker": {"depends_on": ["web"]}, "redis": {},
+                "nginx": {"depends_on": {"web": {}}}}
+    order = start_order(services, {"web": "built", "worker": "built", "redis": "redis", "nginx": "built"})
+    assert order[0] == "redis" and order.index("web") < order.index("worker")
+    assert order.index("web") < order.index("nginx") and sorted(order) == sorted(services)
+
+
+def test_a_dependency_cycle_does_not_hang_the_start_order():
+    from graders.backends.local_compose import start_order
+
+    services = {"a": {"depends_on": ["b"]}, "b": {"depends_on": ["a"]}}
+    assert sorted(start_order(services, {"a": "built", "b": "built"})) == ["a", "b"]
