@@ -17,7 +17,6 @@ The first run warms the image cache and is not counted.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import tempfile
@@ -31,9 +30,10 @@ from graders.engine import GradeOptions, grade  # noqa: E402
 from graders.spec.loader import load_spec  # noqa: E402
 
 
-def one_run(submission: Path, spec) -> dict[str, float]:
+def one_run(submission: Path, spec, copies: bool = True) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        report = grade(submission, spec, DockerBackend(submission, Path(workdir)), GradeOptions(lang="en"))
+        report = grade(submission, spec, DockerBackend(submission, Path(workdir)),
+                       GradeOptions(lang="en", copies=copies))
     stage_of = {c.qualified_id: c.stage for c in spec.checks()}
     durations = {f"{p.id}.{c.id}": c.duration_s for p, c in report.all_checks()}
     longest_id = max(durations, key=durations.get)
@@ -50,13 +50,6 @@ def one_run(submission: Path, spec) -> dict[str, float]:
         "stage_floor_s": t.up_s + sum(stage_longest.values()),
         "serial_checks_s": sum(durations.values()),
     }
-
-
-def without_copies(spec):
-    """The same spec with every check on the main stack (what a backend without copies does)."""
-    parts = tuple(dataclasses.replace(p, checks=tuple(dataclasses.replace(c, copy=None) for c in p.checks))
-                  for p in spec.parts)
-    return dataclasses.replace(spec, parts=parts, copies={})
 
 
 def describe(row: dict) -> str:
@@ -77,10 +70,9 @@ def main() -> int:
     submission = Path(args.submission)
     print("warm-up run (fills the image cache; not counted) ...", flush=True)
     one_run(submission, spec)
-    plain = without_copies(spec)
     rows, plain_rows = [], []
     for index in range(args.runs):
-        row, plain_row = one_run(submission, spec), one_run(submission, plain)
+        row, plain_row = one_run(submission, spec), one_run(submission, spec, copies=False)
         rows.append(row)
         plain_rows.append(plain_row)
         print(f"run {index + 1} with copies:    {describe(row)}", flush=True)

@@ -265,6 +265,13 @@ def check(report: dict, qualified: str) -> dict:
     return found
 
 
+def grade_case(tmp_path: Path, case: str, *parts: str, **options) -> tuple[dict, float]:
+    """A case materialised and graded as users run it, held to `no_grader_fault`."""
+    proc, report, elapsed = grade(tmp_path, materialise(case, tmp_path), *parts, **options)
+    no_grader_fault(proc, report)
+    return report, elapsed
+
+
 def no_grader_fault(proc: subprocess.CompletedProcess, report: dict) -> None:
     """No traceback on stderr, no check in error, no decode error or traceback in the report (the
     service logs aside: a student's server may print its own tracebacks)."""
@@ -286,9 +293,7 @@ def stack_problem(report: dict, *steps: str) -> str:
 @pytest.mark.docker
 @pytest.mark.parametrize(("case", "line"), [("yaml_tab", 24), ("yaml_unclosed", 24)])
 def test_invalid_yaml_is_named_with_its_line_and_nothing_runs(tmp_path, engine, case, line):
-    submission = materialise(case, tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "docker")
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, case, "docker")
     problem = stack_problem(report, "policy", "compose-config")
     assert "compose.yaml" in problem and f"line {line}" in problem, problem
     assert report["timings"]["build_s"] == 0 and elapsed < 60
@@ -314,9 +319,7 @@ def test_an_unknown_compose_key_is_named(tmp_path, engine, case, names):
 
 @pytest.mark.docker
 def test_a_port_that_never_opens_ends_the_start_in_time(tmp_path, engine):
-    submission = materialise("port_never_opens", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "background", flags=("--start-timeout", "20"))
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "port_never_opens", "background", flags=("--start-timeout", "20"))
     problem = stack_problem(report, "ready", "start")
     assert problem.startswith("ready: no answer from web (port 8000) within 20 s"), problem
     assert check(report, "background.responds_fast")["status"] == "skipped"
@@ -329,9 +332,7 @@ def test_a_port_that_never_opens_ends_the_start_in_time(tmp_path, engine):
 
 @pytest.mark.docker
 def test_an_endpoint_that_hangs_fails_on_its_own_timeout(tmp_path, engine):
-    submission = materialise("endpoint_hangs", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "background", flags=("--check-timeout", "15"))
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "endpoint_hangs", "background", flags=("--check-timeout", "15"))
     fast = check(report, "background.responds_fast")
     assert fast["status"] == "failed" and "/send-notification/" in fast["message"], fast["message"]
     assert fast["duration_s"] <= 15 + 2
@@ -342,9 +343,7 @@ def test_an_endpoint_that_hangs_fails_on_its_own_timeout(tmp_path, engine):
 
 @pytest.mark.docker
 def test_a_huge_response_is_read_only_in_part(tmp_path, engine):
-    submission = materialise("huge_response", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "huge_response", "websocket", flags=("--check-timeout", "30"))
     page = check(report, "websocket.chat_page")
     # The page's script comes after 200 MB of filler: judged on the bounded prefix read, it is not there.
     assert page["status"] == "failed" and "new WebSocket(" in page["message"], page
@@ -360,9 +359,7 @@ def test_a_huge_response_is_read_only_in_part(tmp_path, engine):
 
 @pytest.mark.docker
 def test_a_binary_page_fails_on_its_content_type(tmp_path, engine):
-    submission = materialise("binary_response", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "binary_response", "websocket", flags=("--check-timeout", "30"))
     page = check(report, "websocket.chat_page")
     assert page["status"] == "failed", page
     assert "Content-Type 'application/octet-stream'" in page["message"] and "text/html" in page["message"], page
@@ -373,9 +370,7 @@ def test_a_binary_page_fails_on_its_content_type(tmp_path, engine):
 @pytest.mark.docker
 @pytest.mark.parametrize("case", ["ws_flood", "ws_flood_greedy"])
 def test_a_flooding_websocket_is_judged_within_bounds(tmp_path, engine, case):
-    submission = materialise(case, tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, case, "websocket", flags=("--check-timeout", "30"))
     checks = [c for p in report["parts"] for c in p["checks"]]
     verdicts = "; ".join(f"{c['id']} {c['status']} in {c['duration_s']:.1f} s: {c['message'][:160]!r}"
                          for c in checks)
@@ -398,9 +393,7 @@ def test_a_flooding_websocket_is_judged_within_bounds(tmp_path, engine, case):
     ("ws_never_accepts", "could not open a websocket"),
 ])
 def test_a_websocket_that_never_answers_fails_clearly(tmp_path, engine, case, expected):
-    submission = materialise(case, tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "websocket", flags=("--check-timeout", "30"))
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, case, "websocket", flags=("--check-timeout", "30"))
     broadcast = check(report, "websocket.broadcast")
     assert broadcast["status"] == "failed" and expected in broadcast["message"], broadcast
     if case == "ws_silent":
@@ -430,9 +423,7 @@ def test_a_dockerfile_in_cp1251_is_built_and_read(tmp_path, engine):
 
 @pytest.mark.docker
 def test_a_compose_file_in_cp1251_is_graded_or_named(tmp_path, engine):
-    submission = materialise("compose_cp1251", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "docker")
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "compose_cp1251", "docker")
     result = statuses(report)
     if result["docker.image_builds"] != "passed":  # rejected: the report must say why in words a student acts on
         problem = stack_problem(report, "policy", "compose-config")
@@ -442,9 +433,7 @@ def test_a_compose_file_in_cp1251_is_graded_or_named(tmp_path, engine):
 
 @pytest.mark.docker
 def test_a_main_py_in_latin1_is_graded(tmp_path, engine):
-    submission = materialise("main_latin1", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "docker")
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "main_latin1", "docker")
     result = statuses(report)
     assert result["docker.image_builds"] == result["docker.all_running"] == "passed", report["problems"]
     print(f"main.py in latin-1 (a comment): {result}; {summary(report, elapsed)}")
@@ -452,9 +441,7 @@ def test_a_main_py_in_latin1_is_graded(tmp_path, engine):
 
 @pytest.mark.docker
 def test_a_main_py_in_latin1_that_python_refuses_fails_the_start(tmp_path, engine):
-    submission = materialise("main_latin1_literal", tmp_path)
-    proc, report, elapsed = grade(tmp_path, submission, "docker")
-    no_grader_fault(proc, report)
+    report, elapsed = grade_case(tmp_path, "main_latin1_literal", "docker")
     problem = stack_problem(report, "start", "ready")
     assert "service 'web' exited" in problem and "codec can't decode" in problem, problem
     assert check(report, "docker.image_builds")["status"] == "failed"

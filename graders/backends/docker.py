@@ -12,7 +12,6 @@ import json
 import posixpath
 import secrets
 import shutil
-import socket
 import tarfile
 import threading
 import time
@@ -30,8 +29,8 @@ from graders.backends.docker_support import (
     capped,
     container_number,
     extra_labels,
-    http_answers,
     parse_docker_time,
+    port_answers,
 )
 from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command
@@ -176,12 +175,10 @@ class DockerBackend:
             for service, (port, http) in list(pending.items()):
                 try:
                     host, host_port = self.address(service, port)
-                    with socket.create_connection((host, host_port), timeout=1) as sock:
-                        if http and not http_answers(sock):
-                            continue
-                    del pending[service]
-                except (OSError, StackError):
+                except StackError:  # no running container publishes it yet
                     continue
+                if port_answers(host, host_port, http):
+                    del pending[service]
             if pending and time.monotonic() > deadline:
                 names = ", ".join(f"{s} (port {p})" for s, (p, _) in pending.items())
                 raise StackError("ready", f"no answer from {names} within {timeout_s:.0f} s",
