@@ -140,23 +140,14 @@ def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
 
 
 def make_backend(submission: Path, spec, args):
-    from graders.backends.docker import DockerBackend, engine_available
+    from graders.backends import BackendUnavailable, open_backend
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="grader-"))
-    docker_answers = args.backend != "local" and engine_available()
-    if args.backend == "docker" and not docker_answers:
-        raise Usage("no Docker engine answers (is dockerd running? `python -m graders.testbed` starts one; "
-                    "or grade without Docker: --backend local)")
-    if docker_answers:
-        return DockerBackend(submission, workdir, build_timeout_s=spec.timeouts.build_s, run_id=args.run_id)
-    from graders.backends.local import LocalBackend
-
-    backend = LocalBackend(submission, workdir, build_timeout_s=spec.timeouts.build_s, run_id=args.run_id)
-    if args.backend == "auto":
-        backend.notes.append("no Docker engine answered: graded with the local backend (services as processes)")
-    backend.notes.append("the local backend runs the submission's code unconfined, as this user: use it only "
-                         "inside a throwaway container (Gradescope, PrairieLearn) or on your own code")
-    return backend
+    try:
+        return open_backend(args.backend, submission, workdir, build_timeout_s=spec.timeouts.build_s,
+                            run_id=args.run_id)
+    except BackendUnavailable as exc:
+        raise Usage(str(exc)) from None
 
 
 def run_schema(argv: list[str]) -> int:
@@ -177,7 +168,8 @@ def run_schema(argv: list[str]) -> int:
 def run_clean(argv: list[str]) -> int:
     import docker
 
-    from graders.cleanup import find_leftovers, remove, run_alive
+    from graders.backends.docker.cleanup import find_leftovers, remove
+    from graders.backends.runs import run_alive
 
     p = argparse.ArgumentParser(prog="runner.py clean", description="Remove what gradings left behind "
                                 "(containers, networks, volumes, images labelled org.graders.run).")

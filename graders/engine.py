@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders import __version__
+from graders import __version__, policy
 from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
+from graders.backends.stack_files import find_compose_file
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
 from graders.dockerfile import hadolint, parse_dockerfile
 from graders.results import CheckResult, GradingReport, Outcome, PartResult, Status
 from graders.spec.model import CheckSpec, Spec, roles_named
-from graders.spec.template import draw_inputs
+from graders.template import draw_inputs
 
 EventFn = Callable[[str, Any], None]
 
@@ -109,7 +110,10 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
               emit: EventFn, copies: dict[str, _Stack], wanted: list[str], pool: ThreadPoolExecutor) -> None:
     try:
         emit("step", "inspect")
+        _policy_gate(policy.check_files(submission, find_compose_file(submission)))
         stack.info = backend.inspect()
+        if stack.info.model is not None:
+            _policy_gate(policy.check_model(stack.info.model, stack.info.root or submission))
         report.notes.extend(stack.info.notes)
         _copy_notes(backend, report)
         image_cmd = ""
@@ -148,6 +152,16 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
     except StackError as exc:
         stack.problem = exc
         report.problems.append(f"{exc.step}: {exc.message}" + (f"\n{exc.details}" if exc.details else ""))
+
+
+def _policy_gate(violations: list[str]) -> None:
+    """The policy (docs/policy.md) refuses before anything is built; a YAML syntax error is no
+    danger, just the compose file's first problem."""
+    if violations and all("not valid YAML" in v for v in violations):
+        raise StackError("compose-config", violations[0],
+                         "YAML indents with spaces, never tabs; check brackets, quotes and colons.")
+    if violations:
+        raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
 
 
 def _start_copy(backend: Backend, spec: Spec, name: str, roles: dict[str, str], info: StackInfo | None,

@@ -180,12 +180,12 @@ def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mappi
 
 def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run:
     """Grade one folder on Docker; a crash of the grading becomes `Run.error`, never an exception."""
-    from graders.backends.docker import DockerBackend
+    from graders.backends import open_backend
 
     started = time.monotonic()
     try:
-        backend = DockerBackend(submission, submission.with_name(submission.name + ".work"),
-                                build_timeout_s=spec.timeouts.build_s)
+        backend = open_backend("docker", submission, submission.with_name(submission.name + ".work"),
+                               build_timeout_s=spec.timeouts.build_s)
         report = grade(submission, spec, backend, GradeOptions(lang="en", seed=seed))
     except Exception as exc:  # noqa: BLE001 - one broken grading must not stop the others
         return Run(name, {}, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")
@@ -256,7 +256,7 @@ def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mappi
 
 
 def run_validate(argv: list[str]) -> int:
-    from graders.backends.docker import engine_available
+    from graders.backends import docker_available
     from graders.spec.loader import load_spec
 
     p = argparse.ArgumentParser(prog="runner.py validate", description="Grade the reference and every mutant; "
@@ -282,7 +282,7 @@ def run_validate(argv: list[str]) -> int:
         print(f"runner.py validate: {exc}", file=sys.stderr)
         return 2
     mutants = [m for m in mutants if not args.only or m.name in args.only]
-    if not engine_available():
+    if not docker_available():
         print("runner.py validate: no Docker engine answers", file=sys.stderr)
         return 2
     console = Console(highlight=False, width=max(120, 40 + 4 * (len(mutants) + 1)))

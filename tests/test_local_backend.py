@@ -20,8 +20,8 @@ import pytest
 
 from graders.backends.base import Limits, StackError
 from graders.backends.local import NOTE_ENV_ONLY, NOTE_NAMESPACE, LocalBackend
-from graders.backends.local_env import find_redis_server
-from graders.backends.local_proc import processes_of_run
+from graders.backends.local.env import find_redis_server
+from graders.backends.local.proc import processes_of_run
 from graders.engine import GradeOptions, grade
 from graders.results import Status
 from graders.spec.loader import load_spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -36,6 +37,10 @@ class StackInfo:
     services: dict[str, dict[str, Any]]  # normalised compose model, before the grader's rewrite
     dockerfile: str | None = None
     notes: list[str] = field(default_factory=list)
+    # The whole normalised compose model and the folder its paths point into, for the policy's
+    # model rules (graders.policy.check_model); None where the backend has no such model.
+    model: dict[str, Any] | None = None
+    root: Path | None = None
 
 
 class Backend(Protocol):

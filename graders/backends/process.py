@@ -18,6 +18,18 @@ from pathlib import Path
 OUTPUT_CAP_LINES = 400
 STDOUT_CAP_BYTES = 16 * 1024 * 1024
 
+# What a command that reads student files may inherit: how to reach the engine and the compose
+# plugin, nothing else (no tokens, proxies or CI variables to interpolate into a container).
+SCRUBBED_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "DOCKER_HOST", "DOCKER_CONFIG",
+                     "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION")
+
+
+def scrubbed_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `docker compose` may interpolate `${VAR}` from: no secrets of the
+    grader's end up in a student's container."""
+    source = os.environ if environ is None else environ
+    return {key: source[key] for key in SCRUBBED_ENV_KEEP if key in source}
+
 
 @dataclass(frozen=True)
 class CommandResult:

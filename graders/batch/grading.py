@@ -115,15 +115,9 @@ def _saved(row: Row, out_dir: Path, digest: str, spec_digest: str, started: floa
 
 def _clean_run(run_id: str) -> None:
     """A killed grading cannot tear down: remove its stack by its run label."""
-    import docker
+    from graders.backends.docker.cleanup import remove_run
 
-    from graders.cleanup import find_leftovers, remove, unregister_run
-
-    client = docker.from_env()
-    for leftovers in find_leftovers(client, run_id).values():
-        remove(leftovers)
-    unregister_run(run_id)
-    client.close()
+    remove_run(run_id)
 
 
 def grade_all(submissions: list[Submission], out_root: Path, spec_path: Path, formats: list[str], *, jobs: int,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.spec.template import render
+from graders.template import render
 
 
 class CheckFailed(Exception):

@@ -20,7 +20,7 @@ from graders.checks.http import REQUEST, send
 from graders.checks.redis import connect
 from graders.checks.stack import wait_running
 from graders.results import Outcome
-from graders.spec.template import render
+from graders.template import render
 
 SCHEMA = {
     "type": "object",

@@ -6,6 +6,7 @@ Every problem names the file, the line and the path inside the document
 
 from __future__ import annotations
 
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 from graders.checks import registry
 from graders.spec.model import CheckSpec, CopySpec, PartSpec, RoleSpec, Spec, Step, Timeouts, roles_named
 from graders.spec.schema import spec_schema
-from graders.spec.template import placeholders
+from graders.template import placeholders
 
 
 class SpecError(Exception):
@@ -182,19 +183,13 @@ def _check_needs_graph(parts: list[PartSpec], problem) -> None:
             if need in checks and checks[need][2].stage > check.stage:
                 problem(["parts", pi, "checks", ci, "needs"],
                         f"'{need}' runs in a later stage ({checks[need][2].stage}) than this check ({check.stage})")
-    state: dict[str, int] = {}
-
-    def visit(qid: str, trail: list[str]) -> None:
-        if state.get(qid) == 2 or qid not in checks:
+    graph = {qid: [n for n in (*check.needs, *check.after) if n in checks] for qid, (_, _, check) in checks.items()}
+    while True:
+        try:
+            TopologicalSorter(graph).prepare()
             return
-        if state.get(qid) == 1:
-            pi, ci, _ = checks[qid]
-            problem(["parts", pi, "checks", ci, "needs"], "needs form a cycle: " + " -> ".join([*trail, qid]))
-            return
-        state[qid] = 1
-        for need in (*checks[qid][2].needs, *checks[qid][2].after):
-            visit(need, [*trail, qid])
-        state[qid] = 2
-
-    for qid in checks:
-        visit(qid, [])
+        except CycleError as exc:
+            cycle = exc.args[1]  # each id runs before the next: [a, b, ..., a]
+            pi, ci, _ = checks[cycle[-1]]
+            problem(["parts", pi, "checks", ci, "needs"], "needs form a cycle: " + " -> ".join(reversed(cycle)))
+            graph[cycle[1]].remove(cycle[0])  # report each cycle once

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graders.backends.base import Limits
-from graders.backends.compose_rewrite import LABEL_RUN, rewrite_model
+from graders.backends.docker.compose_rewrite import LABEL_RUN, rewrite_model
 
 MODEL = {
     "name": "student",

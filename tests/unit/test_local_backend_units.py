@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graders.backends.local_compose import ComposeError, host_names, interpolate, normalise_compose
-from graders.backends.local_env import Venv, reserve_loopback
-from graders.backends.local_image import DockerIgnore, build_image, parse_env
-from graders.backends.local_launch import launch_built, plan_built, plan_redis, redis_env
-from graders.backends.local_proc import CappedLog, Replica, restart_due
-from graders.backends.local_rewrite import bind_argv, hosts_text, map_path_arg, rewrite_env_value
+from graders.backends.local.compose import ComposeError, host_names, interpolate, normalise_compose
+from graders.backends.local.env import Venv, reserve_loopback
+from graders.backends.local.image import DockerIgnore, build_image, parse_env
+from graders.backends.local.launch import launch_built, plan_built, plan_redis, redis_env
+from graders.backends.local.proc import CappedLog, Replica, restart_due
+from graders.backends.local.rewrite import bind_argv, hosts_text, map_path_arg, rewrite_env_value
 
 OUT, IN = "127.9.8.10", "127.9.8.1"
 
@@ -303,7 +303,7 @@ def test_loopback_blocks_are_distinct_and_released():
 
 
 def test_services_start_after_what_they_depend_on_with_redis_first():
-    from graders.backends.local_compose import start_order
+    from graders.backends.local.compose import start_order
 
     services = {"web": {"depends_on": {"redis": {}}}, "worker": {"depends_on": ["web"]}, "redis": {},
                 "nginx": {"depends_on": {"web": {}}}}
@@ -313,7 +313,7 @@ def test_services_start_after_what_they_depend_on_with_redis_first():
 
 
 def test_a_dependency_cycle_does_not_hang_the_start_order():
-    from graders.backends.local_compose import start_order
+    from graders.backends.local.compose import start_order
 
     services = {"a": {"depends_on": ["b"]}, "b": {"depends_on": ["a"]}}
     assert sorted(start_order(services, {"a": "built", "b": "built"})) == ["a", "b"]

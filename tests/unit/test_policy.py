@@ -1,4 +1,4 @@
-"""The grader's policy (graders/backends/policy.py) and the containment the rewrite adds:
+"""The grader's policy (graders/policy/) and the containment the rewrite adds:
 every rule refused with a message naming the service and the key; the reference passes."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from graders.backends import policy
+from graders import policy
 from graders.backends.base import Limits
-from graders.backends.compose_rewrite import CAPABILITIES, LOGGING, duration_s, rewrite_model
+from graders.backends.docker.compose_rewrite import CAPABILITIES, LOGGING, duration_s, rewrite_model
+from graders.backends.process import scrubbed_env
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference"
@@ -328,10 +329,10 @@ def test_a_compose_file_linked_from_outside_is_never_read(tmp_path):
     assert only(policy.check_files(sub, sub / "compose.yaml")).startswith("symlinks leading outside")
 
 
-def test_compose_env_keeps_only_what_reaches_the_engine():
+def test_the_scrubbed_environment_keeps_only_what_reaches_the_engine():
     env = {"PATH": "/bin", "HOME": "/root", "DOCKER_HOST": "unix:///x.sock", "AWS_SECRET_ACCESS_KEY": "k",
            "GITHUB_TOKEN": "t", "COMPOSE_FILE": "/etc/x.yaml"}
-    assert policy.compose_env(env) == {"PATH": "/bin", "HOME": "/root", "DOCKER_HOST": "unix:///x.sock"}
+    assert scrubbed_env(env) == {"PATH": "/bin", "HOME": "/root", "DOCKER_HOST": "unix:///x.sock"}
 
 
 # --- containment in the rewrite ---------------------------------------------------------------
@@ -421,7 +422,7 @@ def test_builds_cannot_tag_host_images_or_borrow_the_host():
 def test_docker_compose_config_of_the_reference_passes():
     proc = subprocess.run(["docker", "compose", "-f", str(REFERENCE / "compose.yaml"), "-p", "grader-policy-test",
                            "config", "--format", "json"], capture_output=True, text=True, timeout=60,
-                          env=policy.compose_env())
+                          env=scrubbed_env())
     assert proc.returncode == 0, proc.stderr
     model = json.loads(proc.stdout)
     assert policy.check_model(model, REFERENCE) == []

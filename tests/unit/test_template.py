@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graders.spec.template import draw_inputs, placeholders, render
+from graders.template import draw_inputs, placeholders, render
 
 INPUTS = {"email": {"kind": "email"}, "message": {"kind": "words", "count": 3},
           "payload": {"kind": "json_object"}, "id": {"kind": "uuid"}}

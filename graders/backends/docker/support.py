@@ -1,11 +1,9 @@
 """Small helpers of the Docker backend that need no engine: labels from the environment, a
-note about the host's build limits, Docker's time format, an HTTP readiness probe (the local
-backend uses it too)."""
+note about the host's build limits, Docker's time format, a capped stream."""
 
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 
@@ -38,16 +36,6 @@ def parse_docker_time(text: str) -> float:
     return datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}+00:00").timestamp()
 
 
-def http_answers(sock: socket.socket) -> bool:
-    """Any HTTP status line means the server is up (a 404 at / is the app's business)."""
-    try:
-        sock.settimeout(2)
-        sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        return sock.recv(12).startswith(b"HTTP/")
-    except OSError:
-        return False
-
-
 def capped(stream, cap: int):
     total = 0
     for chunk in stream:
@@ -55,12 +43,3 @@ def capped(stream, cap: int):
         if total > cap:
             break
         yield chunk
-
-
-def port_answers(host: str, port: int, http: bool) -> bool:
-    """The port accepts a connection (and, with `http`, answers with a status line)."""
-    try:
-        with socket.create_connection((host, port), timeout=1) as sock:
-            return not http or http_answers(sock)
-    except OSError:
-        return False

@@ -1,47 +1,21 @@
-"""Finding and removing what gradings left behind (`runner.py clean`).
+"""Finding and removing what Docker gradings left behind (`runner.py clean`).
 
 Every container, network, volume and built image of a grading carries the label
-`org.graders.run=<run id>`. A live grading registers its run id with its PID in a small
-state file, so `clean` removes only runs whose grader is gone (killed with SIGKILL, a
-crashed machine), never a grading still in progress, unless asked to with `--all`.
+`org.graders.run=<run id>` (compose_rewrite.py puts it there). Which runs are still alive is
+the run registry's business (graders/backends/runs.py): `clean` leaves those alone unless
+asked to with `--all`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import docker
 import docker.errors
 
-from graders.backends.compose_rewrite import LABEL_RUN
-from graders.backends.process import pid_alive
-
-
-def runs_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "lab4-grader" / "runs"
-
-
-def register_run(run_id: str) -> None:
-    runs_dir().mkdir(parents=True, exist_ok=True)
-    (runs_dir() / run_id).write_text(str(os.getpid()))
-
-
-def unregister_run(run_id: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (runs_dir() / run_id).unlink()
-
-
-def run_alive(run_id: str) -> bool:
-    try:
-        pid = int((runs_dir() / run_id).read_text())
-    except (FileNotFoundError, ValueError):
-        return False
-    return pid_alive(pid)
+from graders.backends.docker.compose_rewrite import LABEL_RUN
+from graders.backends.runs import unregister_run
 
 
 @dataclass
@@ -87,3 +61,17 @@ def remove(leftovers: Leftovers) -> list[str]:
             except docker.errors.APIError as exc:
                 failed.append(f"{kind} {getattr(item, 'name', item.id)}: {exc.explanation or exc}")
     return failed
+
+
+def remove_run(run_id: str) -> list[str]:
+    """Remove what one (dead) run left, by its label, and forget the run; return what was removed."""
+    client = docker.from_env(timeout=60)
+    removed: list[str] = []
+    try:
+        for leftovers in find_leftovers(client, run_id).values():
+            removed += leftovers.names()
+            remove(leftovers)
+    finally:
+        client.close()
+    unregister_run(run_id)
+    return removed

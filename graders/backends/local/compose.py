@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -224,15 +225,14 @@ def host_names(name: str, service: dict[str, Any]) -> list[str]:
 def start_order(services: dict[str, dict[str, Any]], kinds: dict[str, str]) -> list[str]:
     """The services in `kinds` (name -> "redis" or "built"), each after what it depends_on,
     redis first among equals. A cycle is broken where it closes (compose refuses those)."""
-    order: list[str] = []
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in order or name in path or name not in kinds:
-            return
-        for dep in services[name].get("depends_on") or {}:
-            visit(dep, (*path, name))
-        order.append(name)
-
-    for name in sorted(kinds, key=lambda n: kinds[n] != "redis"):
-        visit(name, ())
-    return order
+    deps = {name: [d for d in services[name].get("depends_on") or {} if d in kinds]
+            for name in sorted(kinds, key=lambda n: kinds[n] != "redis")}
+    while True:
+        sorter = TopologicalSorter()
+        for name, needed in deps.items():  # ready services come out in the order they were added
+            sorter.add(name, *needed)
+        try:
+            return list(sorter.static_order())
+        except CycleError as exc:
+            closing, closed = exc.args[1][-2:]  # `closed` depends on `closing`: drop that edge
+            deps[closed].remove(closing)

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.backends.local_env import wrap_hosts
-from graders.backends.local_launch import RUN_ENV, Launch, map_env
-from graders.backends.local_rewrite import map_path_arg
+from graders.backends.local.env import wrap_hosts
+from graders.backends.local.launch import RUN_ENV, Launch, map_env
+from graders.backends.local.rewrite import map_path_arg
 
 
 class CappedLog:

@@ -23,19 +23,19 @@ import docker
 import docker.errors
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.compose_rewrite import LABEL_RUN, private_image, rewrite_model
-from graders.backends.docker_support import (
+from graders.backends.docker.compose_rewrite import LABEL_RUN, private_image, rewrite_model
+from graders.backends.docker.support import (
     build_limit_notes,
     capped,
     container_number,
     extra_labels,
     parse_docker_time,
-    port_answers,
 )
 from graders.backends.exits import Exit, ExitWatch
-from graders.backends.process import CommandResult, run_command
-from graders.backends.stack_files import find_compose_file, find_stack_files
-from graders.cleanup import register_run, unregister_run
+from graders.backends.process import CommandResult, run_command, scrubbed_env
+from graders.backends.readiness import port_answers
+from graders.backends.runs import register_run, unregister_run
+from graders.backends.stack_files import find_stack_files
 
 
 def engine_available(timeout_s: float = 5) -> bool:
@@ -102,19 +102,10 @@ class DockerBackend:
                            timeout=timeout, cwd=str(self.submission))
 
     def inspect(self) -> StackInfo:
-        from graders.backends import policy
-
+        """The normalised model of the private copy. The policy (graders.policy) has passed the
+        files before this runs, and judges the model this returns before anything is built."""
         if not self.submission.is_dir():
             raise StackError("find", f"{self.submission} is not a folder")
-        compose_file = find_compose_file(self.submission)
-        dockerfile = "Dockerfile" if (self.submission / "Dockerfile").is_file() else None
-        # The policy (docs/policy.md) first on the files, before `compose config` reads any
-        # env_file / extends / include, then on the normalised model, before anything runs.
-        if violations := policy.check_files(self.submission, compose_file):
-            if all("not valid YAML" in v for v in violations):  # a syntax error, not a danger
-                raise StackError("compose-config", violations[0],
-                                 "YAML indents with spaces, never tabs; check brackets, quotes and colons.")
-            raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
         self.submission = self._private_copy()
         found = find_stack_files(self.submission)
         compose_file, notes = found.compose_file, [*build_limit_notes(), *found.notes]
@@ -123,8 +114,7 @@ class DockerBackend:
         else:
             result = run_command(["docker", "compose", "-f", str(compose_file), "--project-directory",
                                   str(self.submission), "-p", self.project, "config", "--format", "json"],
-                                 timeout=60, cwd=str(self.submission), keep_stdout=True,
-                                 env=policy.compose_env())
+                                 timeout=60, cwd=str(self.submission), keep_stdout=True, env=scrubbed_env())
             if not result.ok:
                 said = result.tail(15).replace(f"{self.submission}/", "").replace(str(self.submission), ".")
                 last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
@@ -136,10 +126,9 @@ class DockerBackend:
                 self.model = json.loads(result.stdout)
             except ValueError as exc:
                 raise StackError("compose-config", f"could not read the normalised compose model: {exc}") from None
-        if violations := policy.check_model(self.model, self.submission):
-            raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
         self.info = StackInfo(compose_file=compose_file.name if compose_file else None,
-                              services=self.model.get("services") or {}, dockerfile=dockerfile, notes=notes)
+                              services=self.model.get("services") or {}, dockerfile=found.dockerfile, notes=notes,
+                              model=self.model, root=self.submission)
         return self.info
 
     def prepare(self, probe_ports: dict[str, list[int]]) -> None:

@@ -3,7 +3,7 @@
 The folder (symlinks that lead out of it, special files, size), a bounded raw-YAML pre-scan
 of the compose file for what `docker compose config` would read from the host (`env_file`,
 `extends.file`, `include`) and for YAML bombs, and Dockerfiles' size and RUN flags. The
-constants and path helpers the rules share live here; `policy.py` is the one place callers use.
+constants and path helpers the rules share live here; `graders.policy` is the one place callers use.
 """
 
 from __future__ import annotations
@@ -27,20 +27,9 @@ MAX_TREE_BYTES = 512 * 1024 * 1024  # apparent size of all files (a sparse 1 TB 
 MAX_TREE_DEPTH = 64  # folders within folders (os.walk recurses)
 SHOWN = 5  # at most this many offending paths named per rule
 
-# Kept for `docker compose config`: how to reach the engine and the compose plugin, nothing else.
-COMPOSE_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "DOCKER_HOST", "DOCKER_CONFIG",
-                    "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION")
-
 CONFINEMENT_OFF = re.compile(r"^(seccomp|apparmor|label|systempaths)[=:]", re.IGNORECASE)
 RUN_FLAGS = re.compile(r"^\s*RUN((?:\s+--[^\s]+)+)", re.IGNORECASE | re.MULTILINE)
 ALLOWED_VOLUME_TYPES = ("bind", "volume", "tmpfs")
-
-
-def compose_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment `docker compose config` may interpolate `${VAR}` from: no secrets
-    of the grader's (tokens, proxies, CI variables) end up in a student's container."""
-    source = os.environ if environ is None else environ
-    return {key: source[key] for key in COMPOSE_ENV_KEEP if key in source}
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -274,7 +263,6 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
         if target.is_file() and target.resolve() != compose_file.resolve():
             problems.extend(check_raw_compose(target, root, _depth + 1))
     return problems
-
 
 
 def check_dockerfile_text(path: Path, where: str, root: Path | None = None) -> list[str]:

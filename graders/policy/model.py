@@ -1,24 +1,6 @@
-"""What the grader refuses to run: one place, pure functions, no Docker.
-
-A submission runs as root in containers on a machine shared with other gradings, so
-anything that would reach outside its own containers is refused *before* anything runs.
-Three passes, in the order `DockerBackend.inspect()` calls them:
-
-1. `check_files(submission, compose_file)`: the folder itself (symlinks that lead out
-   of it, special files, size) and a bounded raw-YAML pre-scan of the
-   compose file for what `docker compose config` would read from the host while
-   normalising (`env_file`, `extends.file`, `include`) and for YAML bombs.
-2. `docker compose config` (the caller's business), with a scrubbed environment
-   (`compose_env()`), so `${VAR}` cannot copy the grader's environment into a container.
-3. `check_model(model, submission)`: the normalised model, service by service (host
-   namespaces, privileges, devices, bind mounts, build contexts, Dockerfiles...) and the
-   top-level networks, volumes, secrets and configs.
-
-Every function returns a list of violations, each naming the service (or file) and the
-key, e.g. "service 'web': privileged: true is not allowed". An empty list means "run it".
-The rules, why, and what the student sees: docs/policy.md. Containment of what does run
-(limits, capabilities, log size) is compose_rewrite's job, not this module's.
-"""
+"""The policy's last pass: the normalised compose model (`docker compose config --format
+json`), service by service (host namespaces, privileges, devices, bind mounts, build
+contexts, Dockerfiles...) and the top-level networks, volumes, secrets and configs."""
 
 from __future__ import annotations
 
@@ -26,39 +8,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from graders.backends.policy_files import (  # noqa: F401 - re-exported: callers import the policy from here
+from graders.policy.files import (
     ALLOWED_VOLUME_TYPES,
-    COMPOSE_ENV_KEEP,
     CONFINEMENT_OFF,
-    MAX_COMPOSE_BYTES,
     MAX_DOCKERFILE_BYTES,
-    MAX_TREE_BYTES,
-    MAX_TREE_ENTRIES,
-    SHOWN,
-    YamlTooBig,
     _dockerfile_flags,
     _file_list,
     _inside,
     _is_url,
-    _listed,
     _real,
     _resolve,
     _truthy,
     check_dockerfile_text,
-    check_raw_compose,
-    check_tree,
-    compose_env,
-    load_yaml_bounded,
 )
-
-
-def check_files(submission: Path, compose_file: Path | None) -> list[str]:
-    """Pass 1: everything that must hold before `docker compose config` reads anything."""
-    problems = check_tree(submission)
-    if compose_file is not None and _inside(compose_file, submission):  # never read a host file through a link
-        problems += check_raw_compose(compose_file, submission)
-    return problems
-
 
 # --- 3. the normalised model --------------------------------------------------------------
 
@@ -273,11 +235,3 @@ def check_model(model: dict[str, Any], submission: Path) -> list[str]:
     for name, service in sorted((model.get("services") or {}).items()):
         problems += _check_service(name, service or {}, root, model)
     return problems + _check_top_level(model, root)
-
-
-REFUSAL_DETAILS = ("The grader runs nothing that could reach outside the submission's own containers, so the "
-                   "stack was not built or started. Fix each item listed and submit again.")
-
-
-def refusal_message(violations: list[str]) -> str:
-    return "refused before running: " + "; ".join(violations)
