@@ -18,8 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from graders import __version__
-from graders.backends.base import Limits
-from graders.engine import GradeOptions, grade
+from graders.engine import GradeOptions, grade, grading_limits
 from graders.reports import ReportOptions, formats
 from graders.results import CheckResult, Status
 from graders.spec.loader import SpecError, load_spec
@@ -63,6 +62,9 @@ def grade_parser() -> argparse.ArgumentParser:
                    help="docker: build and run the stack in Docker; local: run its services as processes "
                         "(no Docker; Docker-only checks are left out); auto (default): docker when an engine "
                         "answers, else local")
+    p.add_argument("--runtime", metavar="NAME",
+                   help="container runtime for the student's services, one the engine has (e.g. runsc: gVisor "
+                        "adds a kernel between the code and the host); default: the engine's")
     p.add_argument("--workdir", help="where artefacts go (default: a temporary folder)")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `batch`, which cleans a killed run by it
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
@@ -124,7 +126,7 @@ def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
     names = args.format or ["text"]
     outs = args.out + ["-"] * (len(names) - len(args.out))
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
-                           limits=Limits(), check_timeout_s=args.check_timeout, copies=not args.no_copies)
+                           limits=backend.limits, check_timeout_s=args.check_timeout, copies=not args.no_copies)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
@@ -145,7 +147,7 @@ def make_backend(submission: Path, spec, args):
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="grader-"))
     try:
         return open_backend(args.backend, submission, workdir, build_timeout_s=spec.timeouts.build_s,
-                            run_id=args.run_id)
+                            run_id=args.run_id, limits=grading_limits(spec, args.runtime))
     except BackendUnavailable as exc:
         raise Usage(str(exc)) from None
 

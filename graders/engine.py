@@ -113,7 +113,13 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         _policy_gate(policy.check_files(submission, find_compose_file(submission)))
         stack.info = backend.inspect()
         if stack.info.model is not None:
-            _policy_gate(policy.check_model(stack.info.model, stack.info.root or submission))
+            root = stack.info.root or submission
+            limits = getattr(backend, "limits", None) or Limits()
+            violations = policy.check_model(stack.info.model, root, max_services=limits.max_services)
+            if hasattr(backend, "image_origin"):  # what the engine holds that no build may read
+                violations += policy.judge_images(policy.images_used(stack.info.model, root), backend.image_origin,
+                                                  spec.allowed_images)
+            _policy_gate(violations)
         report.notes.extend(stack.info.notes)
         _copy_notes(backend, report)
         image_cmd = ""
@@ -152,6 +158,13 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
     except StackError as exc:
         stack.problem = exc
         report.problems.append(f"{exc.step}: {exc.message}" + (f"\n{exc.details}" if exc.details else ""))
+
+
+def grading_limits(spec: Spec, runtime: str | None = None) -> Limits:
+    """The grader's limits with the spec's caps on the grading as a whole."""
+    wanted = {"total_memory": spec.limits.memory, "total_cpus": spec.limits.cpus, "total_pids": spec.limits.pids,
+              "max_services": spec.limits.services, "runtime": runtime}
+    return Limits(**{key: value for key, value in wanted.items() if value is not None})
 
 
 def _policy_gate(violations: list[str]) -> None:

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graders.engine import GradeOptions, grade
+from graders.engine import GradeOptions, grade, grading_limits
 from graders.results import Status
 from graders.spec.model import Spec
 
@@ -185,7 +185,7 @@ def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run
     started = time.monotonic()
     try:
         backend = open_backend("docker", submission, submission.with_name(submission.name + ".work"),
-                               build_timeout_s=spec.timeouts.build_s)
+                               build_timeout_s=spec.timeouts.build_s, limits=grading_limits(spec))
         report = grade(submission, spec, backend, GradeOptions(lang="en", seed=seed))
     except Exception as exc:  # noqa: BLE001 - one broken grading must not stop the others
         return Run(name, {}, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")

@@ -33,10 +33,16 @@ def open_backend(kind: str, submission: Path, workdir: Path, *, build_timeout_s:
     if kind == "docker" and not docker_answers:
         raise BackendUnavailable("no Docker engine answers (is dockerd running? `python -m graders.testbed` starts "
                                  "one; or grade without Docker: --backend local)")
+    runtime = limits.runtime if limits else None
     if docker_answers:
         from graders.backends.docker import DockerBackend
 
-        return DockerBackend(submission, workdir, limits=limits, build_timeout_s=build_timeout_s, run_id=run_id)
+        backend = DockerBackend(submission, workdir, limits=limits, build_timeout_s=build_timeout_s, run_id=run_id)
+        if runtime and runtime not in (known := backend.client.info().get("Runtimes") or {}):
+            raise BackendUnavailable(f"the Docker engine has no runtime '{runtime}' (it has: {', '.join(known)})")
+        return backend
+    if runtime:
+        raise BackendUnavailable("--runtime needs the Docker backend")
     from graders.backends.local import LocalBackend
 
     backend = LocalBackend(submission, workdir, limits=limits, build_timeout_s=build_timeout_s, run_id=run_id)

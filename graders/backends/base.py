@@ -27,6 +27,12 @@ class Limits:
     nofile: int = 4096
     log_cap_bytes: int = 64 * 1024  # per service, kept for the report
     file_cap_bytes: int = 1024 * 1024  # a file read from a container
+    # The grading as a whole (its copies of the stack included): all its containers together.
+    total_memory: str = "4g"
+    total_cpus: float = 2.0
+    total_pids: int = 4096
+    max_services: int = 12  # services in the student's compose file
+    runtime: str | None = None  # a container runtime the engine has (e.g. runsc, gVisor's)
 
 
 @dataclass

@@ -26,23 +26,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graders.policy.dockerfiles import (
+    MAX_DOCKERFILE_BYTES,
+    ORIGIN_ABSENT,
+    ORIGIN_LOCAL,
+    ORIGIN_REGISTRY,
+    ORIGIN_STANDIN,
+    ImageRef,
+    check_dockerfile,
+    judge_images,
+)
 from graders.policy.files import (
     MAX_COMPOSE_BYTES,
-    MAX_DOCKERFILE_BYTES,
     MAX_TREE_BYTES,
     MAX_TREE_ENTRIES,
     YamlTooBig,
     _inside,
-    check_dockerfile_text,
     check_raw_compose,
     check_tree,
     load_yaml_bounded,
 )
-from graders.policy.model import check_model
+from graders.policy.model import check_model, images_used
 
-__all__ = ["MAX_COMPOSE_BYTES", "MAX_DOCKERFILE_BYTES", "MAX_TREE_BYTES", "MAX_TREE_ENTRIES", "REFUSAL_DETAILS",
-           "YamlTooBig", "check_dockerfile_text", "check_files", "check_model", "check_raw_compose", "check_tree",
-           "load_yaml_bounded", "refusal_message"]
+__all__ = ["MAX_COMPOSE_BYTES", "MAX_DOCKERFILE_BYTES", "MAX_TREE_BYTES", "MAX_TREE_ENTRIES", "ORIGIN_ABSENT",
+           "ORIGIN_LOCAL", "ORIGIN_REGISTRY", "ORIGIN_STANDIN", "REFUSAL_DETAILS", "ImageRef", "YamlTooBig",
+           "check_dockerfile", "check_files", "check_model", "check_raw_compose", "check_tree", "images_used",
+           "judge_images", "load_yaml_bounded", "refusal_message"]
 
 
 def check_files(submission: Path, compose_file: Path | None) -> list[str]:

@@ -2,7 +2,7 @@
 
 The folder (symlinks that lead out of it, special files, size), a bounded raw-YAML pre-scan
 of the compose file for what `docker compose config` would read from the host (`env_file`,
-`extends.file`, `include`) and for YAML bombs, and Dockerfiles' size and RUN flags. The
+`extends.file`, `include`) and for YAML bombs. Dockerfiles: dockerfiles.py. The
 constants and path helpers the rules share live here; `graders.policy` is the one place callers use.
 """
 
@@ -28,7 +28,6 @@ MAX_TREE_DEPTH = 64  # folders within folders (os.walk recurses)
 SHOWN = 5  # at most this many offending paths named per rule
 
 CONFINEMENT_OFF = re.compile(r"^(seccomp|apparmor|label|systempaths)[=:]", re.IGNORECASE)
-RUN_FLAGS = re.compile(r"^\s*RUN((?:\s+--[^\s]+)+)", re.IGNORECASE | re.MULTILINE)
 ALLOWED_VOLUME_TYPES = ("bind", "volume", "tmpfs")
 
 
@@ -239,8 +238,9 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
         if not isinstance(service, dict):
             continue
         where = f"{prefix}service '{name}'"
-        for path in _file_list(service.get("env_file")):
-            path_rule(where, path, "env_file")
+        for key in ("env_file", "label_file"):  # both read by `compose config` itself
+            for path in _file_list(service.get(key)):
+                path_rule(where, path, key)
         extends = service.get("extends")
         if isinstance(extends, dict) and extends.get("file") is not None:
             target = path_rule(where, str(extends["file"]), "extends.file")
@@ -253,40 +253,17 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
             if target is not None:
                 nested.append(target)
         if isinstance(item, dict):
-            for key in ("env_file", "project_directory"):
-                for path in _file_list(item.get(key)) if item.get(key) is not None else []:
-                    path_rule(f"{prefix}include", path, key)
+            for path in _file_list(item.get("env_file")) if item.get("env_file") is not None else []:
+                path_rule(f"{prefix}include", path, "env_file")
+            if item.get("project_directory") is not None:
+                # Compose then reads the included file's paths from that folder, not the file's own:
+                # refused rather than resolved a second way (compose config runs sandboxed as well).
+                problems.append(f"{prefix}include: project_directory is not allowed; leave it out, so the "
+                                f"included file's paths are read from its own folder")
     for target in nested:
         if _depth >= MAX_INCLUDE_DEPTH:
             problems.append(f"{label}: extends/include nested more than {MAX_INCLUDE_DEPTH} levels deep")
             break
         if target.is_file() and target.resolve() != compose_file.resolve():
             problems.extend(check_raw_compose(target, root, _depth + 1))
-    return problems
-
-
-def check_dockerfile_text(path: Path, where: str, root: Path | None = None) -> list[str]:
-    """Size and RUN flags of a Dockerfile of the submission (one outside `root` is not read)."""
-    if root is not None and not _inside(path, root):
-        return []
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return []  # a missing Dockerfile is the build's failure to report, not a rule broken
-    if size > MAX_DOCKERFILE_BYTES:
-        return [f"{where}: the Dockerfile is {size // 1024} KB, larger than the "
-                f"{MAX_DOCKERFILE_BYTES // 1024} KB allowed"]
-    return _dockerfile_flags(path.read_text(encoding="utf-8", errors="replace"), where)
-
-
-def _dockerfile_flags(text: str, where: str) -> list[str]:
-    """`RUN --network=host` runs a build step in the host's network namespace (the engine
-    grants that by default); `--security=insecure` asks for a privileged build step."""
-    problems = []
-    for match in RUN_FLAGS.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
-        for flag in match.group(1).split():
-            lowered = flag.lower()
-            if lowered in ("--network=host", "--security=insecure"):
-                problems.append(f"{where}: Dockerfile line {line}: RUN {flag} is not allowed")
     return problems

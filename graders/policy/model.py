@@ -8,18 +8,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from graders.policy.dockerfiles import MAX_DOCKERFILE_BYTES, ImageRef, check_dockerfile, read_dockerfile
 from graders.policy.files import (
     ALLOWED_VOLUME_TYPES,
     CONFINEMENT_OFF,
-    MAX_DOCKERFILE_BYTES,
-    _dockerfile_flags,
     _file_list,
     _inside,
     _is_url,
     _real,
     _resolve,
     _truthy,
-    check_dockerfile_text,
 )
 
 # --- 3. the normalised model --------------------------------------------------------------
@@ -52,19 +50,7 @@ def _check_build(where: str, build: Any, root: Path, services: dict[str, Any]) -
         context_ok = _inside(context_path, root)
         if not context_ok:
             problems.append(f"{where}: build.context '{context}' is outside the submission folder")
-    if build.get("dockerfile") and not build.get("dockerfile_inline"):
-        dockerfile = _resolve(str(build["dockerfile"]), context_path)
-        if not _inside(dockerfile, root):
-            problems.append(f"{where}: build.dockerfile '{build['dockerfile']}' is outside the submission folder")
-        elif context_ok:
-            problems += check_dockerfile_text(dockerfile, where, root)
-    elif build.get("dockerfile_inline"):
-        text = str(build["dockerfile_inline"])
-        if len(text.encode()) > MAX_DOCKERFILE_BYTES:
-            problems.append(f"{where}: build.dockerfile_inline is larger than {MAX_DOCKERFILE_BYTES // 1024} KB")
-        problems += _dockerfile_flags(text, where)
-    elif context_ok:
-        problems += check_dockerfile_text(context_path / "Dockerfile", where, root)
+    problems += _dockerfile_of(where, build, context_path, root, context_ok)[1]
     for name, value in sorted((build.get("additional_contexts") or {}).items()):
         value = str(value)
         if value.startswith("docker-image://") or (value.startswith("service:") and value[8:] in services):
@@ -84,6 +70,54 @@ def _check_build(where: str, build: Any, root: Path, services: dict[str, Any]) -
             if "type=local" in str(entry).replace(" ", ""):
                 problems.append(f"{where}: build.{key} '{entry}' is not allowed (a folder on the host)")
     return problems
+
+
+def _dockerfile_of(where: str, build: dict[str, Any], context: Path, root: Path, context_ok: bool
+                   ) -> tuple[list[ImageRef], list[str]]:
+    """The images a service's build reads, and the rules its Dockerfile breaks."""
+    args = {k: str(v) for k, v in (build.get("args") or {}).items() if v is not None} \
+        if isinstance(build.get("args"), dict) else {}
+    if build.get("dockerfile_inline"):
+        text = str(build["dockerfile_inline"])
+        if len(text.encode()) > MAX_DOCKERFILE_BYTES:
+            return [], [f"{where}: build.dockerfile_inline is larger than {MAX_DOCKERFILE_BYTES // 1024} KB"]
+    else:
+        if not build.get("dockerfile") and not context_ok:
+            return [], []  # the context's own problem is reported
+        path = _resolve(str(build.get("dockerfile") or "Dockerfile"), context)
+        if not _inside(path, root):
+            return [], [f"{where}: build.dockerfile '{build.get('dockerfile') or 'Dockerfile'}' is outside the "
+                        f"submission folder"]
+        if not context_ok:
+            return [], []
+        text, problems = read_dockerfile(path, where, root)
+        if text is None:
+            return [], problems
+    problems, refs = check_dockerfile(text, where, args)
+    return refs, problems
+
+
+def images_used(model: dict[str, Any], submission: Path) -> list[ImageRef]:
+    """Every image the stack would run or build from: service images (other than the names the
+    stack's own builds take) and what each Dockerfile reads."""
+    root = submission.resolve()
+    services = model.get("services") or {}
+    built = {str(s.get("image")) for s in services.values() if s.get("build") and s.get("image")}
+    refs: list[ImageRef] = []
+    for name, service in sorted(services.items()):
+        where = f"service '{name}'"
+        build = service.get("build")
+        if isinstance(build, str):
+            build = {"context": build}
+        if isinstance(build, dict):
+            context = _resolve(str(build.get("context") or "."), root)
+            refs += _dockerfile_of(where, build, context, root, _inside(context, root))[0]
+            refs += [ImageRef(str(v)[len("docker-image://"):], f"{where}: build.additional_contexts.{k}")
+                     for k, v in sorted((build.get("additional_contexts") or {}).items())
+                     if str(v).startswith("docker-image://")]
+        elif service.get("image") and str(service["image"]) not in built:
+            refs.append(ImageRef(str(service["image"]), f"{where}: image"))
+    return refs
 
 
 def _check_volumes(where: str, service: dict[str, Any], root: Path, model: dict[str, Any]) -> list[str]:
@@ -228,10 +262,13 @@ def _check_driver_opts(where: str, opts: dict[str, Any], root: Path) -> list[str
             f"submission)"]
 
 
-def check_model(model: dict[str, Any], submission: Path) -> list[str]:
+def check_model(model: dict[str, Any], submission: Path, max_services: int | None = None) -> list[str]:
     """Pass 3: the normalised compose model (`docker compose config --format json`)."""
     root = submission.resolve()
     problems = []
+    count = len(model.get("services") or {})
+    if max_services is not None and count > max_services:
+        problems.append(f"the stack has {count} services, more than the {max_services} allowed")
     for name, service in sorted((model.get("services") or {}).items()):
         problems += _check_service(name, service or {}, root, model)
     return problems + _check_top_level(model, root)

@@ -14,7 +14,17 @@ import jsonschema
 import yaml
 
 from graders.checks import registry
-from graders.spec.model import CheckSpec, CopySpec, PartSpec, RoleSpec, Spec, Step, Timeouts, roles_named
+from graders.spec.model import (
+    CheckSpec,
+    CopySpec,
+    GradingLimits,
+    PartSpec,
+    RoleSpec,
+    Spec,
+    Step,
+    Timeouts,
+    roles_named,
+)
 from graders.spec.schema import spec_schema
 from graders.template import placeholders
 
@@ -172,7 +182,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
     _check_needs_graph(parts, problem)
     spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
-                copies=copies)
+                copies=copies, limits=GradingLimits(**(data.get("limits") or {})),
+                allowed_images=tuple((data.get("policy") or {}).get("images", ())))
     return spec, problems
 
 

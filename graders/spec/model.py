@@ -85,6 +85,16 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class GradingLimits:
+    """The spec's caps on a grading as a whole; None = the grader's default."""
+
+    memory: str | None = None
+    cpus: float | None = None
+    pids: int | None = None
+    services: int | None = None
+
+
+@dataclass(frozen=True)
 class Spec:
     version: int
     title: str
@@ -94,6 +104,8 @@ class Spec:
     timeouts: Timeouts
     parts: tuple[PartSpec, ...]
     copies: dict[str, CopySpec] = field(default_factory=dict)
+    limits: GradingLimits = field(default_factory=GradingLimits)
+    allowed_images: tuple[str, ...] = ()  # spec `policy.images`: local-only images builds may use
 
     def checks(self):
         for part in self.parts:

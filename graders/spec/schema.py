@@ -106,6 +106,27 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                                              "description": "roles to start (with what they depend on)"}},
                 },
             },
+            "limits": {
+                "type": "object", "additionalProperties": False,
+                "description": "caps on one grading as a whole (its copies of the stack included), over the "
+                               "per-container limits",
+                "properties": {
+                    "memory": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?[kmgKMG]?$",
+                               "description": "all containers together, e.g. 4g"},
+                    "cpus": {"type": "number", "exclusiveMinimum": 0, "description": "all containers together"},
+                    "pids": {"type": "integer", "minimum": 64, "description": "all containers together"},
+                    "services": {"type": "integer", "minimum": 1,
+                                 "description": "services a compose file may have (more is refused)"},
+                },
+            },
+            "policy": {
+                "type": "object", "additionalProperties": False,
+                "properties": {
+                    "images": {"type": "array", "items": {"type": "string"},
+                               "description": "globs of images that exist only on the grading machine and that "
+                                              "builds and services may still use (a course's own base image)"},
+                },
+            },
             "parts": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/part"}},
         },
         "$defs": {

@@ -23,13 +23,15 @@ import docker
 import docker.errors
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.docker.compose_rewrite import LABEL_RUN, private_image, rewrite_model
+from graders.backends.docker import containment
+from graders.backends.docker.compose_rewrite import LABEL_RUN, LABEL_TOOL, bind_volumes, private_image, rewrite_model
 from graders.backends.docker.support import (
     build_limit_notes,
     capped,
     container_number,
     extra_labels,
     parse_docker_time,
+    project_slug,
 )
 from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command, scrubbed_env
@@ -62,9 +64,10 @@ class DockerBackend:
         self.limits = limits or Limits()
         self.build_timeout_s = build_timeout_s
         self.run_id = run_id or secrets.token_hex(4)
-        slug = "".join(c if c.isalnum() else "-" for c in self.original.name.lower()).strip("-")[:20] or "sub"
-        self.project = f"grader-{slug}-{self.run_id}"
+        self.project = f"grader-{project_slug(self.original.name)}-{self.run_id}"
         self.client = docker.from_env(timeout=60)
+        self.notes: list[str] = []  # what the report should say about how this grading was contained
+        self.cgroup: containment.GradingCgroup | None = None
         self.info: StackInfo | None = None
         self.model: dict[str, Any] = {}
         self.compose_path = self.workdir / "compose.grader.json"
@@ -91,15 +94,17 @@ class DockerBackend:
         twin.project, twin.copy_of, twin.copy_name = f"{self.project}-{name}", self, name
         twin.submission, twin.info, twin.model = self.submission, self.info, self.model
         twin.compose_path = twin.workdir / "compose.grader.json"
-        twin.exit_watch, twin.start_only = self.exit_watch, list(services)
+        twin.exit_watch, twin.start_only, twin.cgroup = self.exit_watch, list(services), self.cgroup
         self.copies.append(twin)
         return twin
 
     # --- compose CLI ----------------------------------------------------------------------
     def _compose(self, *args: str, timeout: float = 120) -> CommandResult:
+        # The scrubbed environment: compose fills `${VAR}`, valueless `environment` entries and
+        # build args from its own, and the grader's (tokens, CI variables) must not reach them.
         return run_command(["docker", "compose", "-p", self.project, "-f", str(self.compose_path),
                             "--project-directory", str(self.submission), *args],
-                           timeout=timeout, cwd=str(self.submission))
+                           timeout=timeout, cwd=str(self.submission), env=scrubbed_env())
 
     def inspect(self) -> StackInfo:
         """The normalised model of the private copy. The policy (graders.policy) has passed the
@@ -112,9 +117,14 @@ class DockerBackend:
         if found.generated is not None:
             self.model = found.generated
         else:
-            result = run_command(["docker", "compose", "-f", str(compose_file), "--project-directory",
-                                  str(self.submission), "-p", self.project, "config", "--format", "json"],
-                                 timeout=60, cwd=str(self.submission), keep_stdout=True, env=scrubbed_env())
+            result = containment.sandboxed_config(self.client, self.submission, compose_file, self.project,
+                                                  self.run_id)
+            if result is None:
+                notes.append("`docker compose config` ran on the host (no static compose binary to sandbox it): "
+                             "the policy's pre-scan alone kept it from reading host files")
+                result = run_command(["docker", "compose", "-f", str(compose_file), "--project-directory",
+                                      str(self.submission), "-p", self.project, "config", "--format", "json"],
+                                     timeout=60, cwd=str(self.submission), keep_stdout=True, env=scrubbed_env())
             if not result.ok:
                 said = result.tail(15).replace(f"{self.submission}/", "").replace(str(self.submission), ".")
                 last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
@@ -131,13 +141,26 @@ class DockerBackend:
                               model=self.model, root=self.submission)
         return self.info
 
+    def image_origin(self, ref: str) -> str:
+        """Where an image on this engine came from, for the policy's image rule."""
+        return containment.image_origin(self.client, ref)
+
     def prepare(self, probe_ports: dict[str, list[int]]) -> None:
         assert self.info is not None, "inspect() first"
         self.workdir.mkdir(parents=True, exist_ok=True)
         register_run(self.run_id)  # so `runner.py clean` knows this run is alive
+        if self.copy_of is None:  # the copies share the private folder, the images and the cgroup
+            containment.contain_dockerfiles(self.model)
+            driver = self.client.info().get("CgroupDriver", "")
+            self.cgroup = containment.GradingCgroup(self.run_id, self.limits, driver)
+            self.cgroup.create()
+            self.notes += [note for note in (self.cgroup.note, containment.ensure_host_firewall()) if note]
+        labels = {**extra_labels(), LABEL_RUN: self.run_id, LABEL_TOOL: "lab4-grader"}
         rewritten = rewrite_model(self.model, project=self.project, run_id=self.run_id,
                                   probe_ports=probe_ports, limits=self.limits, submission=self.submission,
-                                  extra_labels=extra_labels(), images_of=self.copy_of and self.copy_of.project)
+                                  extra_labels=extra_labels(), images_of=self.copy_of and self.copy_of.project,
+                                  cgroup_parent=self.cgroup.parent if self.cgroup else None)
+        containment.fill_bind_volumes(self.client, bind_volumes(self.model, self.submission, self.project), labels)
         self.compose_path.write_text(json.dumps(rewritten, indent=2))
         if self.copy_of is None and any(s.get("build") for s in rewritten["services"].values()):
             result = self._compose("build", timeout=self.build_timeout_s)
@@ -366,6 +389,8 @@ class DockerBackend:
             _quietly(volume.remove, force=True)
         for name in (self.model.get("services") or {}):
             _quietly(self.client.images.remove, private_image(self.project, name), force=True)
+        if self.cgroup is not None:
+            self.cgroup.remove()
         self.client.close()
         shutil.rmtree(self.workdir / "submission", ignore_errors=True)  # the private copy
         unregister_run(self.run_id)

@@ -10,7 +10,14 @@ Pure: model in, model out. What it guarantees:
   never overwrites a base image on the host;
 - labels on every service, network and volume, so leftovers can always be found; networks
   and volumes lose fixed names, so two stacks never share one;
-- the grader's resource limits replace the student's;
+- the grader's resource limits replace the student's, and every container of the grading
+  shares one cgroup parent that caps them together;
+- a writable bind of a folder becomes a volume holding a copy of it, so no container can
+  change the submission's files and, with them, where later mounts point;
+- valueless `environment` entries and build args (which compose fills from its own
+  environment) are dropped;
+- every bridge gets a name the host's firewall knows (`BRIDGE_PREFIX`), so student
+  containers cannot reach services that listen on the host;
 - containment (docs/policy.md), whatever the policy already refused: all capabilities
   dropped but a small fixed set, no privileged mode, devices, host namespaces or confinement
   switched off, bounded logs, no core dumps, crash loops capped, replicas capped, healthchecks
@@ -21,6 +28,7 @@ Pure: model in, model out. What it guarantees:
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -46,6 +54,8 @@ DROPPED_KEYS = ("privileged", "cap_add", "cap_drop", "devices", "device_cgroup_r
                 "blkio_config", "mem_reservation", "mem_swappiness", "storage_opt")
 HOST_NAMESPACE_KEYS = ("pid", "ipc", "uts", "userns_mode", "cgroup")
 BUILD_DROPPED_KEYS = ("tags", "ssh", "privileged", "entitlements", "cache_to")
+BRIDGE_PREFIX = "grd"  # grd + 10 hex: under Linux's 15-character interface names
+BIND_VOLUME_PREFIX = "grader-bind-"
 
 
 def _rewrite_ports(service: dict[str, Any], probe: list[int]) -> list[dict[str, Any]]:
@@ -74,6 +84,8 @@ def _apply_limits(service: dict[str, Any], limits: Limits) -> None:
     ulimits["core"] = {"soft": 0, "hard": 0}  # no core dumps handed to the host's core_pattern
     service["ulimits"] = ulimits
     service["security_opt"] = ["no-new-privileges:true"]  # and nothing that switches confinement off
+    if limits.runtime:
+        service["runtime"] = limits.runtime
     resources = (service.get("deploy") or {}).get("resources")
     if resources:  # the student's own limits would otherwise win over ours
         resources.pop("limits", None)
@@ -99,6 +111,7 @@ def _contain(service: dict[str, Any], services: dict[str, Any], submission: Path
     if not service["volumes_from"]:
         del service["volumes_from"]
     service["logging"] = copy.deepcopy(LOGGING)
+    _drop_valueless(service, "environment")
     _cap_restart(service)
     _cap_replicas(service)
     _cap_healthcheck(service.get("healthcheck"))
@@ -106,10 +119,21 @@ def _contain(service: dict[str, Any], services: dict[str, Any], submission: Path
         service["volumes"] = [v for v in (_safe_volume(v, submission) for v in service["volumes"]) if v]
     build = service.get("build")
     if isinstance(build, dict):
+        _drop_valueless(build, "args")
         for key in BUILD_DROPPED_KEYS:
             build.pop(key, None)
         if build.get("network") not in (None, "default", "none"):
             build.pop("network")
+
+
+def _drop_valueless(holder: dict[str, Any], key: str) -> None:
+    """`environment: [TOKEN]` / `args: [TOKEN]` have no value: compose would fill it from the
+    grader's own environment at `up` / `build`. In the normalised model they are None."""
+    value = holder.get(key)
+    if isinstance(value, dict):
+        holder[key] = {k: v for k, v in value.items() if v is not None}
+    elif isinstance(value, list):
+        holder[key] = [item for item in value if "=" in str(item)]
 
 
 def _safe_volume(volume: Any, submission: Path | None) -> Any:
@@ -196,23 +220,35 @@ def _add_alias(service: dict[str, Any], alias: str) -> None:
 
 def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_ports: dict[str, list[int]],
                   limits: Limits, submission: Path | None = None,
-                  extra_labels: dict[str, str] | None = None, images_of: str | None = None) -> dict[str, Any]:
-    """`submission`, when given, also drops every bind of a host path outside it. `images_of`
-    names the project whose built images a copy of the stack runs (it builds nothing)."""
+                  extra_labels: dict[str, str] | None = None, images_of: str | None = None,
+                  cgroup_parent: str | None = None) -> dict[str, Any]:
+    """`submission`, when given, also drops every bind of a host path outside it and turns
+    writable folder binds into volumes (`bind_volumes`, filled by the backend). `images_of`
+    names the project whose built images a copy of the stack runs (it builds nothing).
+    `cgroup_parent` puts every container under the grading's shared cgroup."""
     out = copy.deepcopy(model)
     out["name"] = project
     labels = {**(extra_labels or {}), LABEL_RUN: run_id, LABEL_TOOL: "lab4-grader"}
     services = out.get("services") or {}
+    binds = bind_volumes(model, submission, project) if submission is not None else {}
     for name, service in services.items():
         _contain(service, services, submission)
         service["labels"] = {**(service.get("labels") or {}), **labels}
-        service["ports"] = _rewrite_ports(service, probe_ports.get(name, []))
+        # A sidecar (`network_mode: service:web`) lives in another container's network: it may
+        # have no networks, aliases or ports of its own (compose refuses them together).
+        sidecar = bool(service.get("network_mode"))
+        service["ports"] = [] if sidecar else _rewrite_ports(service, probe_ports.get(name, []))
         if not service["ports"]:
             del service["ports"]
         if service.get("container_name"):
             original = service["container_name"]
             service["container_name"] = f"{project}-{original}"
-            _add_alias(service, original)
+            if not sidecar:
+                _add_alias(service, original)
+        if binds:
+            service["volumes"] = [_bind_as_volume(v, binds) for v in service.get("volumes") or []]
+        if cgroup_parent:
+            service["cgroup_parent"] = cgroup_parent
         if service.get("build"):
             service["image"] = private_image(images_of or project, name)
             build = service["build"]
@@ -229,7 +265,52 @@ def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_por
                 item.pop("name", None)
             out[section][name] = item
     out.setdefault("networks", {}).setdefault("default", {"labels": labels})
+    for key, network in out["networks"].items():
+        if not network.get("external") and network.get("driver") in (None, "", "bridge"):
+            network.setdefault("driver_opts", {})["com.docker.network.bridge.name"] = bridge_name(project, key)
+    for volume in {v["volume"]: v for v in binds.values()}.values():
+        out.setdefault("volumes", {})[volume["key"]] = {"external": True, "name": volume["volume"]}
     return out
+
+
+def bridge_name(project: str, network: str) -> str:
+    return BRIDGE_PREFIX + hashlib.sha256(f"{project}/{network}".encode()).hexdigest()[:10]
+
+
+def _bind_source(volume: Any) -> str | None:
+    """The host folder of a writable folder bind, resolved; None for anything else."""
+    if not isinstance(volume, dict) or volume.get("type") != "bind" or volume.get("read_only"):
+        return None
+    source = os.path.realpath(str(volume.get("source") or ""))
+    return source if not os.path.isfile(source) else None
+
+
+def bind_volumes(model: dict[str, Any], submission: Path, project: str) -> dict[str, dict[str, str]]:
+    """Writable binds of a folder of the submission, each -> the volume that replaces it:
+    `{source: {"key": model key, "volume": engine name, "source": folder}}`. A container writing
+    through a bind could swap a folder of the submission for a symlink to the host's `/`, which a
+    later container creation (a restart, a replica, a copy of the stack) would mount; a volume
+    holds a copy, and the submission itself is never mounted writable. Every bind of a folder
+    that some service binds writable shares its volume, read-only ones included, so services
+    still see each other's writes (a folder inside another bound folder gets a volume of its own)."""
+    root = os.path.realpath(submission)
+    sources = sorted({s for service in (model.get("services") or {}).values()
+                      for s in map(_bind_source, service.get("volumes") or []) if s
+                      and (s == root or s.startswith(root.rstrip("/") + "/"))})
+    return {source: {"key": f"{BIND_VOLUME_PREFIX}{n}", "volume": f"{project}-bind-{n}", "source": source}
+            for n, source in enumerate(sources, start=1)}
+
+
+def _bind_as_volume(volume: Any, binds: dict[str, dict[str, str]]) -> Any:
+    if not isinstance(volume, dict) or volume.get("type") != "bind":
+        return volume
+    mapped = binds.get(os.path.realpath(str(volume.get("source") or "")))
+    if mapped is None:
+        return volume
+    replaced = {"type": "volume", "source": mapped["key"], "target": volume["target"]}
+    if volume.get("read_only"):
+        replaced["read_only"] = True
+    return replaced
 
 
 def private_image(project: str, service: str) -> str:

@@ -3,8 +3,24 @@ note about the host's build limits, Docker's time format, a capped stream."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
+
+# Russian letters as ISO 9 / GOST 7.79 (system B) writes them, lower case: project names are ASCII.
+_CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ",
+                     ["a", "b", "v", "g", "d", "e", "yo", "zh", "z", "i", "j", "k", "l", "m", "n", "o", "p", "r",
+                      "s", "t", "u", "f", "x", "cz", "ch", "sh", "shh", "", "y", "", "e", "yu", "ya", "i", "yi",
+                      "ye", "g"], strict=True))
+
+
+def project_slug(name: str, limit: int = 20) -> str:
+    """A compose project name part ([a-z0-9-]) from any folder name: Cyrillic transliterated,
+    anything else that is not ASCII replaced; a name with nothing left becomes a short hash."""
+    text = "".join(_CYRILLIC.get(c, c) for c in name.lower())
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:limit].strip("-")
+    return slug or "sub-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def extra_labels() -> dict[str, str]:

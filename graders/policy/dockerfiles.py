@@ -1,0 +1,118 @@
+"""The policy's rules for Dockerfiles, read the way BuildKit reads them (graders/dockerfile_syntax.py):
+size, RUN flags, and every image a build would read.
+
+A build runs on the grader's engine, next to every image on it: the grader's own (specs and
+hidden checks inside), other gradings' private images (other students' code), an instructor's
+reference. So `FROM`, `COPY --from` and `RUN --mount=...,from=` may name only the Dockerfile's
+own stages, or an image that is not the engine's own making (`judge_images`): this module lists
+the references; where each came from is the engine's to say (the backend's `image_origin`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders.dockerfile_syntax import Instruction, expand, global_args, instructions, mount_options
+from graders.policy.files import _inside
+
+MAX_DOCKERFILE_BYTES = 1024 * 1024
+RUN_FLAGS = ("mount", "network", "security")
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")  # ssh would lend the grader's agent
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image a build reads: `where` names the service, file and line."""
+
+    ref: str
+    where: str
+
+
+def read_dockerfile(path: Path, where: str, root: Path | None = None) -> tuple[str | None, list[str]]:
+    """The text of a Dockerfile of the submission, or None with why not (one outside `root`
+    is never read; a missing one is the build's failure to report, not a rule broken)."""
+    if root is not None and not _inside(path, root):
+        return None, []
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None, []
+    if size > MAX_DOCKERFILE_BYTES:
+        return None, [f"{where}: the Dockerfile is {size // 1024} KB, larger than the "
+                      f"{MAX_DOCKERFILE_BYTES // 1024} KB allowed"]
+    return path.read_text(encoding="utf-8", errors="replace"), []
+
+
+def check_dockerfile(text: str, where: str, build_args: dict[str, str] | None = None
+                     ) -> tuple[list[str], list[ImageRef]]:
+    """Violations of the RUN-flag rules, and the images the build would read."""
+    found = instructions(text)
+    values = global_args(found, build_args)
+    stages: set[str] = set()
+    problems: list[str] = []
+    refs: list[ImageRef] = []
+
+    def image(ref: str, at: str) -> None:
+        name, missing = expand(ref, values)
+        if missing:
+            problems.append(f"{at}: '{ref}' uses ${missing[0]}, which has no value; write the image name")
+        elif name.lower() not in stages and not name.isdigit() and name.lower() != "scratch":
+            refs.append(ImageRef(name, at))
+
+    for step in found:
+        at = f"{where}: Dockerfile line {step.line}"
+        if step.keyword == "FROM":
+            words = step.rest.split()
+            if words:
+                image(words[0], at)
+            if len(words) >= 3 and words[-2].lower() == "as":
+                stages.add(words[-1].lower())
+        elif step.keyword in ("COPY", "ADD"):
+            for source in step.flag_values("from"):
+                image(source, at)
+        elif step.keyword == "RUN":
+            problems += _run_flags(step, at, image)
+    return problems, refs
+
+
+def _run_flags(step: Instruction, at: str, image) -> list[str]:
+    problems = []
+    for flag in step.flags:
+        name, _, value = flag[2:].partition("=")
+        if name not in RUN_FLAGS:
+            problems.append(f"{at}: RUN {flag} is not allowed")
+        elif name == "network" and value not in ("default", "none"):
+            problems.append(f"{at}: RUN --network={value} is not allowed (a build step gets the default network)")
+        elif name == "security" and value != "sandbox":
+            problems.append(f"{at}: RUN --security={value} is not allowed (it asks for a privileged build step)")
+        elif name == "mount":
+            options = mount_options(value)
+            if options["type"] not in MOUNT_TYPES:
+                problems.append(f"{at}: RUN --mount type={options['type']} is not allowed")
+            elif options.get("from"):
+                image(options["from"], at)
+    return problems
+
+
+# What an engine says of an image it is asked about (the Docker backend's `image_origin`).
+ORIGIN_ABSENT = "absent"  # not on the engine: it will be pulled from a registry
+ORIGIN_REGISTRY = "registry"  # on the engine, pulled from a registry (it has a repo digest)
+ORIGIN_STANDIN = "standin"  # a test bed's stand-in for a public base image
+ORIGIN_LOCAL = "local"  # built or imported on this engine: the grader's, another grading's, an instructor's
+
+
+def judge_images(refs: Iterable[ImageRef], origin: Callable[[str], str], allowed: Iterable[str] = ()) -> list[str]:
+    """Images built on this engine may hold what no student may read; the spec's `policy.images`
+    globs allow named ones (a course's own base image)."""
+    problems = []
+    allowed = list(allowed)
+    for ref in refs:
+        if any(fnmatch.fnmatch(ref.ref, pattern) for pattern in allowed):
+            continue
+        if origin(ref.ref) == ORIGIN_LOCAL:
+            problems.append(f"{ref.where}: image '{ref.ref}' is not allowed: it exists only on the grading machine "
+                            f"(built there, not pulled from a registry); use a public base image")
+    return problems
