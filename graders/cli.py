@@ -171,6 +171,7 @@ def run_clean(argv: list[str]) -> int:
     import docker
 
     from graders.backends.docker.cleanup import find_leftovers, remove
+    from graders.backends.docker.containment import cgroup_name, remove_cgroups
     from graders.backends.runs import run_alive
 
     p = argparse.ArgumentParser(prog="runner.py clean", description="Remove what gradings left behind "
@@ -189,6 +190,7 @@ def run_clean(argv: list[str]) -> int:
         print(f"run {run_id}: {'would remove' if args.dry_run else 'removing'} {', '.join(leftovers.names())}")
         if not args.dry_run:
             failed += remove(leftovers)
+            remove_cgroups(cgroup_name(run_id))
     if not found:
         print("nothing to clean")
     for line in failed:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -25,7 +27,17 @@ from graders.backends.discovery import discover_roles
 from graders.backends.stack_files import find_compose_file
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
 from graders.dockerfile import hadolint, parse_dockerfile
-from graders.results import CheckResult, GradingReport, Outcome, PartResult, Status
+from graders.results import (
+    DETAILS_CAP,
+    MESSAGE_CAP,
+    PROBLEM_CAP,
+    CheckResult,
+    GradingReport,
+    Outcome,
+    PartResult,
+    Status,
+    bounded,
+)
 from graders.spec.model import CheckSpec, Spec, roles_named
 from graders.template import draw_inputs
 
@@ -73,8 +85,8 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
-        report.parts = asyncio.run(_run_checks(submission, spec, stack, copies, variables, options, emit,
-                                                 report.problems, deadline))
+        report.parts = _run_until_signal(_run_checks(submission, spec, stack, copies, variables, options, emit,
+                                                       report.problems, deadline))
         left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
                     and (not options.parts or c.part in options.parts)]
         if left_out:
@@ -103,6 +115,8 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
                 report.problems.append(f"teardown: {exc}")
         report.timings.teardown_s = time.monotonic() - t0
         report.timings.total_s = time.monotonic() - started
+        report.problems = [bounded(p, PROBLEM_CAP) for p in report.problems]
+        report.notes = [bounded(n, PROBLEM_CAP) for n in report.notes]
     return report
 
 
@@ -158,6 +172,30 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
     except StackError as exc:
         stack.problem = exc
         report.problems.append(f"{exc.step}: {exc.message}" + (f"\n{exc.details}" if exc.details else ""))
+
+
+def _run_until_signal(coro):
+    """asyncio.run, where Ctrl-C and SIGTERM cancel the checks cleanly (every task ends, nothing
+    is left pending) and then surface as KeyboardInterrupt, so teardown runs as for any interrupt.
+    In a thread (validate -j) signals stay the main thread's business."""
+    async def main():
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        installed = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                installed[signum] = signal.getsignal(signum)
+                loop.add_signal_handler(signum, task.cancel)
+        try:
+            return await coro
+        finally:
+            for signum, previous in installed.items():
+                loop.remove_signal_handler(signum)
+                signal.signal(signum, previous)  # the CLI's own handlers come back for teardown
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
 
 
 def grading_limits(spec: Spec, runtime: str | None = None) -> Limits:
@@ -244,10 +282,14 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
     for stage in sorted({c.stage for c in selected}):
         in_stage = [c for c in selected if c.stage == stage]
         done = {c.qualified_id: asyncio.Event() for c in in_stage}
+        tasks = [asyncio.create_task(run_one(c, done)) for c in in_stage]
         try:
-            await asyncio.wait_for(asyncio.gather(*(run_one(c, done) for c in in_stage)),
-                                   timeout=max(deadline - time.monotonic(), 0.01))
-        except (asyncio.TimeoutError, TimeoutError):
+            _, pending = await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 0.01))
+        finally:  # out of time, or interrupted: every task ends here, none is left pending
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if pending:
             problems.append("total time: the grading ran out of its total time limit; unfinished checks failed")
         for stack in (main, *copies.values()):
             if stack.started and getattr(stack.backend, "dirty", False):
@@ -283,7 +325,8 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
         return CheckResult(id=check.id, title=check.title, status=status,
                            score=check.points if status is Status.PASSED else 0.0,
                            max_score=check.points if counted else 0.0,
-                           message=message, hint=hint, details=details, duration_s=duration,
+                           message=bounded(message, MESSAGE_CAP), hint=hint, details=bounded(details, DETAILS_CAP),
+                           duration_s=duration,
                            visibility=check.visibility, check_type=check.type)
 
     if stack.problem and stack.problem.step == "policy" and check.type != "stack":

@@ -5,6 +5,20 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 
+# What one grading keeps of any text a submission controls (a check's message and evidence, a
+# problem): a stack that answers with megabytes must not make a report of megabytes.
+MESSAGE_CAP = 2_000
+DETAILS_CAP = 8_000
+PROBLEM_CAP = 8_000
+
+
+def bounded(text: str, cap: int) -> str:
+    """`text` cut to `cap` characters, saying so; `text` itself when it fits."""
+    if len(text) <= cap:
+        return text
+    note = f" … [{len(text) - cap + 60} more characters cut]"
+    return text[:cap - 60] + note
+
 
 class Status(str, enum.Enum):
     PASSED = "passed"

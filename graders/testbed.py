@@ -133,6 +133,7 @@ def ensure_compose_v2() -> None:
 
 BUILD_PIDS = 1024
 BUILD_MEMORY = 3 << 30
+BUILD_CPU_QUOTA_US = 100_000  # per 100 ms period: one CPU, as each container of a stack gets (Limits.cpus)
 
 
 def limit_builds() -> None:
@@ -145,10 +146,13 @@ def limit_builds() -> None:
         return
     v1 = Path("/sys/fs/cgroup/pids")
     targets = ([(v1 / "docker/buildkit", "pids.max", BUILD_PIDS),
-                (Path("/sys/fs/cgroup/memory/docker/buildkit"), "memory.limit_in_bytes", BUILD_MEMORY)]
+                (Path("/sys/fs/cgroup/memory/docker/buildkit"), "memory.limit_in_bytes", BUILD_MEMORY),
+                (Path("/sys/fs/cgroup/cpu/docker/buildkit"), "cpu.cfs_period_us", 100_000),
+                (Path("/sys/fs/cgroup/cpu/docker/buildkit"), "cpu.cfs_quota_us", BUILD_CPU_QUOTA_US)]
                if v1.is_dir() else
                [(Path("/sys/fs/cgroup/docker/buildkit"), "pids.max", BUILD_PIDS),
-                (Path("/sys/fs/cgroup/docker/buildkit"), "memory.max", BUILD_MEMORY)])
+                (Path("/sys/fs/cgroup/docker/buildkit"), "memory.max", BUILD_MEMORY),
+                (Path("/sys/fs/cgroup/docker/buildkit"), "cpu.max", f"{BUILD_CPU_QUOTA_US} 100000")])
     for folder, name, value in targets:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -156,7 +160,8 @@ def limit_builds() -> None:
         except OSError as exc:
             say(f"could not cap builds ({folder / name}: {exc.strerror or exc})")
             return
-    say(f"image builds capped at {BUILD_PIDS} processes and {BUILD_MEMORY >> 30} GiB (cgroup docker/buildkit)")
+    say(f"image builds capped at {BUILD_PIDS} processes, {BUILD_MEMORY >> 30} GiB and "
+        f"{BUILD_CPU_QUOTA_US / 100_000:g} CPU (cgroup docker/buildkit)")
 
 
 # --- base images --------------------------------------------------------------------------

@@ -13,15 +13,27 @@ import re
 import secrets
 import shutil
 import socket
+import subprocess
+import sys
 import tarfile
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import docker
+import psutil
 import pytest
 
-from tests.conftest import REFERENCE
-from tests.test_hostile import check, engine, grade, materialise, no_grader_fault, statuses  # noqa: F401
+from tests.conftest import LAB_SPEC, REFERENCE, ROOT, run_runner
+from tests.test_hostile import (  # noqa: F401 - engine is a fixture
+    check,
+    engine,
+    grade,
+    materialise,
+    no_grader_fault,
+    statuses,
+)
 
 pytestmark = pytest.mark.docker
 ESCAPE_CANARY = Path("/tmp/grader-escape-canary")
@@ -193,3 +205,111 @@ def test_a_sidecar_in_another_services_network_keeps_working(tmp_path, engine): 
     assert statuses(report)["docker.image_builds"] == statuses(report)["docker.all_running"] == "passed", \
         report["problems"]
     assert "sidecar sees web on localhost:8000" in logs(report, "sidecar"), logs(report, "sidecar")
+
+
+def test_a_forged_score_in_a_refused_value_stays_text(tmp_path, engine):  # noqa: F811
+    submission = materialise("cap_add_forged", tmp_path)
+    page_path = tmp_path / "feedback.md"
+    proc = run_runner(str(submission), "--part", "docker", "--format", "markdown", "--out", str(page_path), "-q",
+                      "--lang", "en")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = page_path.read_text(encoding="utf-8")
+    assert "cap_add" in page and "&lt;h1&gt;Grading: 100 / 100&lt;/h1&gt;" in page
+    prose = re.sub(r"(?s)(`{3,}).*?\1", "", page)  # fenced blocks show text as it is: inert
+    assert "<h1>" not in prose and "](http://evil" not in prose and "http://evil" not in prose
+
+
+def test_the_grading_as_a_whole_is_capped_in_memory(tmp_path, engine):  # noqa: F811
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(LAB_SPEC.read_text(encoding="utf-8") + "\nlimits: {memory: 1g}\n", encoding="utf-8")
+    submission = materialise("aggregate_memory", tmp_path)
+    proc, report, _ = grade(tmp_path, submission, "docker", flags=("--spec", str(spec)))
+    no_grader_fault(proc, report)
+    running = check(report, "docker.all_running")
+    # Each hog is under its own 768 MB limit: the grading's shared cap made the kernel kill one.
+    assert running["status"] == "failed" and re.search(r"'hog\d' is exited", running["message"]), running
+
+
+def test_image_builds_get_the_cpu_cap_of_a_container(tmp_path, engine):  # noqa: F811
+    stat = Path("/sys/fs/cgroup/cpu/docker/buildkit/cpu.stat")
+    if not stat.exists():
+        pytest.skip("no cgroup v1 cpu controller for BuildKit here (the test bed caps cgroup v2 through cpu.max)")
+
+    def throttled() -> int:
+        return int(dict(line.split() for line in stat.read_text().splitlines())["nr_throttled"])
+
+    submission = materialise("build_busy", tmp_path)
+    dockerfile = submission / "Dockerfile"  # a step no cache holds: it must run here
+    dockerfile.write_text(dockerfile.read_text().replace("RUN (", f"RUN echo {secrets.token_hex(6)} && (", 1))
+    before = throttled()
+    proc, report, _ = grade(tmp_path, submission, "docker")
+    no_grader_fault(proc, report)
+    assert check(report, "docker.image_builds")["status"] == "passed", report["problems"]
+    assert throttled() > before, "two busy processes in a RUN step were never held to one CPU"
+
+
+GIANT_SPEC = """\
+version: 1
+roles:
+  redis: {names: [redis], port: 6379}
+parts:
+  - id: bounded
+    checks:
+      - {id: poll, points: 1, lifecycle: {redis: {key: "task:1"}, field: status, states: [done], within_s: 8}}
+      - {id: key, points: 1, after: [poll], redis: {key: "task:1", json: {status: done}}}
+      - {id: list, points: 1, after: [poll], redis: {list: task_queue, contains_json: {id: 1}}}
+"""
+
+
+def max_rss_mb_of(*args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess, int]:
+    """Run `runner.py ARGS` under a fresh parent, so the peak memory is this grading's alone."""
+    probe = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", probe, sys.executable, str(ROOT / "runner.py"), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return proc, int(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_redis_that_answers_with_giants_neither_fills_the_grader_nor_its_report(tmp_path, engine):  # noqa: F811
+    spec = tmp_path / "giant.yaml"
+    spec.write_text(GIANT_SPEC)
+    out = tmp_path / "report.json"
+    proc, rss_mb = max_rss_mb_of(str(materialise("redis_giant_answers", tmp_path)), "--spec", str(spec),
+                                 "--format", "json", "--out", str(out), "-q", "--lang", "en")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert all(status == "failed" for status in statuses(report).values()), statuses(report)
+    assert "the grader reads" in check(report, "bounded.key")["message"]
+    assert rss_mb < 300, f"the grader grew to {rss_mb} MB"
+    assert out.stat().st_size < 256 * 1024, f"a report of {out.stat().st_size} bytes"
+
+
+def test_a_huge_sparse_file_is_refused_by_its_size_without_being_read(tmp_path, engine):  # noqa: F811
+    classroom = tmp_path / "class"
+    student = classroom / "student"
+    shutil.copytree(REFERENCE, student, ignore=shutil.ignore_patterns("__pycache__", "log.txt"))
+    with open(student / "dataset.bin", "wb") as sparse:
+        sparse.truncate(2 * 2**30)
+    proc, rss_mb = max_rss_mb_of("batch", str(classroom), "--out", str(tmp_path / "out"), "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "student" / "report.json").read_text())
+    assert any("add up to 2048 MB" in p for p in report["problems"]), report["problems"]
+    assert rss_mb < 300, f"the batch grew to {rss_mb} MB"
+
+
+def test_a_batch_timeout_ends_the_build_too_and_leaves_no_work_folder(tmp_path, engine):  # noqa: F811
+    classroom = tmp_path / "class"
+    shutil.copytree(materialise("slow_build", tmp_path), classroom / "slow_build")
+    folders_before = set(Path(tempfile.gettempdir()).glob("grader-*"))
+    proc = run_runner("batch", str(classroom), "--out", str(tmp_path / "out"), "--timeout", "20", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads((tmp_path / "out" / "slow_build" / "batch.json").read_text())["row"]
+    assert row["outcome"] == "timeout", row
+    time.sleep(2)
+    builds = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+              if any("grader-slow-build-" in part for part in p.info["cmdline"] or [])]
+    assert builds == [], builds
+    client = docker.from_env()
+    assert [c.name for c in client.containers.list(all=True) if c.name.startswith("grader-slow-build-")] == []
+    client.close()
+    assert set(Path(tempfile.gettempdir()).glob("grader-*")) - folders_before == set()

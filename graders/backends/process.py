@@ -1,7 +1,8 @@
 """Running a command with a deadline: the one place where the grader starts processes.
 
-On timeout the whole process group is killed (compose and docker spawn children), and the
-captured output is capped so a log-spamming build cannot fill the grader's memory.
+On timeout the whole process tree is stopped (compose and docker spawn children, some in
+sessions of their own), and the captured output is capped so a log-spamming build cannot fill
+the grader's memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 OUTPUT_CAP_LINES = 400
 STDOUT_CAP_BYTES = 16 * 1024 * 1024
@@ -49,9 +52,10 @@ class CommandResult:
 
 
 def run_command(args: list[str], *, timeout: float, cwd: str | None = None, env: dict | None = None,
-                input_text: str | None = None, keep_stdout: bool = False) -> CommandResult:
+                input_text: str | None = None, keep_stdout: bool = False, grace_s: float = 0) -> CommandResult:
     """Run `args`; with `keep_stdout`, stdout is kept whole (up to 16 MiB) apart from the
-    capped, line-cut log of stderr."""
+    capped, line-cut log of stderr. At the deadline the command gets SIGTERM and `grace_s` to
+    end (a grader tears its stack down), then its whole process tree is killed."""
     proc = subprocess.Popen(
         args, cwd=cwd, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE if keep_stdout else subprocess.STDOUT,
@@ -63,7 +67,7 @@ def run_command(args: list[str], *, timeout: float, cwd: str | None = None, env:
     kept = bytearray()
 
     def pump_lines(stream) -> None:
-        for raw in stream:
+        while raw := stream.readline(65536):  # a line without end is read in pieces, never whole
             counted[0] += 1
             lines.append(raw.decode("utf-8", errors="replace").rstrip("\n")[:2000])
 
@@ -87,7 +91,7 @@ def run_command(args: list[str], *, timeout: float, cwd: str | None = None, env:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        kill_group(proc)
+        stop_tree(proc, grace_s)
     except BaseException:  # Ctrl-C while waiting: leave no child behind
         kill_group(proc)
         raise
@@ -103,6 +107,27 @@ def kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+
+
+def stop_tree(proc: subprocess.Popen, grace_s: float = 0) -> None:
+    """End `proc` and everything it started, in any session (`docker compose build` runs in a
+    group of its own, and outlives a killed parent): SIGTERM first when there is a grace period,
+    then SIGKILL to whatever of the tree (as it was before the signal) is still alive."""
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.Error:
+        tree = []
+    if grace_s > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
+    kill_group(proc)
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            for child in [process, *process.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
 
 
 def pid_alive(pid: int) -> bool:

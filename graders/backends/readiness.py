@@ -17,9 +17,17 @@ def http_answers(sock: socket.socket) -> bool:
 
 
 def port_answers(host: str, port: int, http: bool) -> bool:
-    """The port accepts a connection (and, with `http`, answers with a status line)."""
+    """The port accepts a connection that stays open (with `http`: and answers with a status
+    line). Docker's port proxy accepts at once and hangs up when nothing listens inside yet:
+    an immediate end of stream is not an answer."""
     try:
         with socket.create_connection((host, port), timeout=1) as sock:
-            return not http or http_answers(sock)
+            if http:
+                return http_answers(sock)
+            sock.settimeout(0.3)
+            try:
+                return sock.recv(1) != b""
+            except TimeoutError:
+                return True  # open and waiting for the client to speak first (Redis does)
     except OSError:
         return False

@@ -25,6 +25,7 @@ FORMAT_FILES = {"json": "report.json", "text": "report.txt", "markdown": "feedba
                 "gradescope": "gradescope.json", "prairielearn": "prairielearn.json",
                 "github-classroom": "github-classroom.json"}
 STATE_FILE = "batch.json"
+TEARDOWN_GRACE_S = 60  # a grading past its time gets SIGTERM and this long to tear its stack down
 
 
 @dataclass
@@ -86,11 +87,12 @@ def grade_one(submission: Submission, out_dir: Path, spec_path: Path, formats: l
             row = Row(submission.name, "error", message=str(exc), content_hash=digest)
             return _saved(row, out_dir, digest, spec_digest, started)
         run_id = secrets.token_hex(4)
+        # The work folder inside the scratch one: removed with it, even when the grading is killed.
         args = [sys.executable, str(ROOT / "runner.py"), str(folder), "--spec", str(spec_path), "--run-id", run_id,
-                "--quiet", "--no-color", *extra_args]
+                "--workdir", str(Path(scratch) / "work"), "--quiet", "--no-color", *extra_args]
         for name in dict.fromkeys(["json", *formats]):
             args += ["--format", name, "--out", str(out_dir / FORMAT_FILES.get(name, f"report.{name}"))]
-        result = run_command(args, timeout=timeout_s)
+        result = run_command(args, timeout=timeout_s, grace_s=TEARDOWN_GRACE_S)
     if result.timed_out:
         _clean_run(run_id)
         row = Row(submission.name, "timeout", message=f"grading took longer than {timeout_s:g} s and was stopped")

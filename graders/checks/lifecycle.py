@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+import redis.exceptions
+
 from graders.checks import CheckContext, CheckFailed, check_type
 from graders.checks._expect import MISSING, get_path, mismatches, parse_json, short
 from graders.checks.http import send
@@ -59,6 +61,8 @@ async def observe(ctx: CheckContext, body: dict[str, Any]) -> tuple[Any, str]:
         client = connect(ctx, body["redis"])
         try:
             raw = await read_key(client, body["redis"]["key"])
+        except redis.exceptions.RedisError as exc:
+            raise CheckFailed(f"could not read Redis {body['redis']['key']!r}: {exc}") from None
         finally:
             await client.aclose()
         data = parse_json(raw) if raw is not None else None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from graders.checks import CheckContext, CheckFailed, check_type
 from graders.checks._expect import MISSING, mismatches, missing_keys, parse_json, short
+from graders.checks._resp import CappedRedis
 from graders.results import Outcome
 
 SCHEMA = {
@@ -31,13 +31,13 @@ SCHEMA = {
 }
 
 
-def connect(ctx: CheckContext, body: dict[str, Any]) -> aioredis.Redis:
+def connect(ctx: CheckContext, body: dict[str, Any]) -> CappedRedis:
     role = body.get("role", "redis")
     host, port = ctx.backend.address(ctx.service(role), ctx.role_ports.get(role, 6379))
-    return aioredis.Redis(host=host, port=port, db=body.get("db", 0), socket_timeout=10, socket_connect_timeout=5)
+    return CappedRedis(host=host, port=port, db=body.get("db", 0), socket_timeout=10, socket_connect_timeout=5)
 
 
-async def read_key(client: aioredis.Redis, key: str) -> bytes | None:
+async def read_key(client: CappedRedis, key: str) -> bytes | None:
     kind = (await client.type(key)).decode()
     if kind not in ("string", "none"):
         raise CheckFailed(f"Redis key {key!r} is a {kind}, expected a string (JSON text)")

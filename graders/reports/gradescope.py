@@ -32,6 +32,7 @@ from graders.reports.markdown import (
     clean_text,
     fence,
     number,
+    safe_md,
     total_line,
     truncate,
 )
@@ -76,7 +77,7 @@ def _overall_output(report: GradingReport, options: ReportOptions) -> str:
         lines += ["**Problems** (fix these first; the checks below depend on them):", ""]
         for problem in report.problems:
             first, *rest = clean_text(problem).splitlines() or [""]
-            lines.append(f"- {first}")
+            lines.append(f"- {safe_md(first)}")
             if rest:
                 lines += ["", fence(truncate("\n".join(rest), PROBLEM_LIMIT, where="start")), ""]
         lines.append("")
@@ -84,10 +85,10 @@ def _overall_output(report: GradingReport, options: ReportOptions) -> str:
     if hidden:
         lines.append(f"{len(hidden)} check(s) are hidden from students for now; their points count.")
     for note in report.notes:
-        lines.append(f"- {clean_text(note)}")
+        lines.append(f"- {safe_md(note)}")
     if report.lint:
         lines += ["", "**Dockerfile suggestions** (hadolint, not scored):", ""]
-        lines += [f"- {clean_text(finding)}" for finding in report.lint]
+        lines += [f"- {safe_md(finding)}" for finding in report.lint]
     return "\n".join(lines).strip() + "\n"
 
 

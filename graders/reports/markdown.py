@@ -36,6 +36,19 @@ def clean_text(text: str | None) -> str:
     return _CONTROL.sub("", _ANSI.sub("", str(text)))
 
 
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_HTML_INERT = {**_HTML, ":": "&#58;", "[": "&#91;", "]": "&#93;", ".": "&#46;"}  # nothing to autolink either
+
+
+def safe_md(text: str | None) -> str:
+    """Student-controlled text made inert in Markdown: no HTML (a fake `<h1>` score), no links
+    or images (`[`/`]` escaped), no autolinks (`http\\://`, `www\\.`), no table cell breaks."""
+    escaped = re.sub(r"([\[\]|])", r"\\\1", clean_text(text))
+    escaped = re.sub(r"(?i)(\w)://", r"\1\\://", escaped)
+    escaped = re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped)
+    return "".join(_HTML.get(ch, ch) for ch in escaped)
+
+
 def truncate(text: str, limit: int, where: str = "end") -> str:
     """`text` cut to at most `limit` characters, saying how much was cut.
 
@@ -89,14 +102,14 @@ def fence(text: str, lang: str = "text") -> str:
 
 
 def _cell(text: str, limit: int = 300) -> str:
-    """Text safe inside a Markdown table cell: one line, pipes escaped."""
-    flat = " ".join(clean_text(text).split())
-    return truncate(flat, limit).replace("\n", " ").replace("\\", "\\\\").replace("|", "\\|")
+    """Text safe inside a Markdown table cell: one line, inert (safe_md escapes the pipes too)."""
+    flat = " ".join(clean_text(text).replace("\\", "\\\\").split())
+    return safe_md(truncate(flat, limit).replace("\n", " "))
 
 
 def _problem_block(problem: str) -> list[str]:
     first, *rest = clean_text(problem).splitlines() or [""]
-    lines = [f"- **{first.strip()}**"]
+    lines = [f"- **{safe_md(first.strip())}**"]
     if rest:
         tail = rest[-PROBLEM_LINES:]
         if len(rest) > PROBLEM_LINES:
@@ -167,7 +180,8 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
         out += [f"{h2} Service logs (instructors)", ""]
         for service, log in sorted(report.service_logs.items()):
             lines = clean_text(log).splitlines()[-LOG_LINES:]
-            out += [f"<details><summary><code>{_cell(service, 80)}</code> (last {len(lines)} lines)</summary>", "",
+            name = "".join(_HTML_INERT.get(ch, ch) for ch in clean_text(service)[:80])  # HTML here, not Markdown
+            out += [f"<details><summary><code>{name}</code> (last {len(lines)} lines)</summary>", "",
                     fence("\n".join(lines)), "", "</details>", ""]
 
     t = report.timings

@@ -534,3 +534,43 @@ def test_publish_accepts_an_explicit_environment(tmp_path):
                 env={"GITHUB_OUTPUT": str(out), "GITHUB_ACTIONS": "true"}, stderr=stream)
     assert out.read_text().startswith("result=") and "::error" not in stream.getvalue()
     assert "::notice title=Score::18 / 18 (+5 bonus)" in stream.getvalue()
+
+
+# --- student-controlled text is inert in every format ----------------------------------------
+
+FORGED = "<h1>Grading: 100 / 100</h1> [full marks](http://evil.example) www.evil.example ]]></failure>"
+
+
+def forged() -> GradingReport:
+    """What a student controls (a refused value, an answer quoted in a message, a service name,
+    a log line) forging a score, a link and the end of an XML element."""
+    check = chk("responds_fast", Status.FAILED, 5, message=f"seen: {FORGED}\nnext line", details=FORGED)
+    return make_report([PartResult("background", "Фоновые задачи", False, [check])],
+                       problems=[f"policy: refused before running: service 'web': cap_add: {FORGED}"],
+                       logs={f"web{FORGED}": FORGED})
+
+
+@pytest.mark.parametrize("audience", ["instructor", "student"])
+def test_student_text_cannot_forge_markup_in_any_format(audience, tmp_path, monkeypatch, capsys):
+    import xml.etree.ElementTree as ET
+
+    options = AUDIENCES[audience]
+    gradescope = json.loads(formats()["gradescope"](forged(), options))
+    for page in (formats()["markdown"](forged(), options), gradescope["output"],
+                 *(test["output"] for test in gradescope["tests"])):
+        prose = re.sub(r"(?s)(`{3,}).*?\1", "", page)  # fenced blocks show text as it is
+        assert "<h1>" not in prose and not re.search(r"(?<!\\)\]\(http", prose), prose  # no tag, no link
+        assert "http://evil" not in prose and "www.evil" not in prose, prose  # no autolink
+    json.loads(formats()["prairielearn"](forged(), options))  # plain text in JSON: PrairieLearn escapes it
+    junit = ET.fromstring(formats()["junit"](forged(), options))  # still well-formed XML
+    failure = junit.find(".//failure")
+    assert failure is not None and FORGED in ET.tostring(junit, encoding="unicode").replace("&lt;", "<") \
+        .replace("&gt;", ">").replace("&amp;", "&")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    formats()["github-classroom"](forged(), options)
+    assert all(line.startswith("::") for line in capsys.readouterr().err.splitlines())  # no forged command
+    assert [line.split("=", 1)[0] for line in (tmp_path / "out").read_text().splitlines()] == ["result"]
+    summary = re.sub(r"(?s)(`{3,}).*?\1", "", (tmp_path / "summary").read_text(encoding="utf-8"))
+    assert "<h1>" not in summary and "http://evil" not in summary

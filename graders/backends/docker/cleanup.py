@@ -15,6 +15,7 @@ import docker
 import docker.errors
 
 from graders.backends.docker.compose_rewrite import LABEL_RUN
+from graders.backends.docker.containment import cgroup_name, remove_cgroups
 from graders.backends.runs import unregister_run
 
 
@@ -73,5 +74,6 @@ def remove_run(run_id: str) -> list[str]:
             remove(leftovers)
     finally:
         client.close()
+    remove_cgroups(cgroup_name(run_id))
     unregister_run(run_id)
     return removed

@@ -234,13 +234,17 @@ def _bytes(text: str) -> int:
     return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(float(text))
 
 
+def cgroup_name(run_id: str) -> str:
+    return f"grader-{run_id}"
+
+
 class GradingCgroup:
     """`cgroup_parent` for every container of a grading (its copies too), capped as a whole:
     twelve containers at 768 MB each may not add up to 9 GB. cgroupfs driver only (v1 or v2);
     elsewhere `note` says the per-container limits alone hold."""
 
     def __init__(self, run_id: str, limits: Limits, driver: str):
-        self.name = f"grader-{run_id}"
+        self.name = cgroup_name(run_id)
         self.limits = limits
         self.note = ""
         self.made: list[Path] = []
@@ -282,16 +286,21 @@ class GradingCgroup:
                 path.write_text(str(value))
 
     def remove(self) -> None:
-        """After the containers are gone: Docker leaves their empty cgroups behind, in every
-        controller (v1), under this grading's parent."""
-        parents = [CGROUP_ROOT / self.name] if (CGROUP_ROOT / "cgroup.controllers").exists() else \
-            [controller / self.name for controller in CGROUP_ROOT.iterdir() if controller.is_dir()]
-        for folder in [*self.made, *parents]:
-            if not folder.is_dir() or folder.is_symlink():
-                continue
-            for child in [c for c in folder.iterdir() if c.is_dir()]:
-                with contextlib.suppress(OSError):
-                    child.rmdir()
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        """After the containers are gone."""
+        remove_cgroups(self.name)
         self.made = []
+
+
+def remove_cgroups(name: str) -> None:
+    """Docker leaves a parent cgroup behind in every controller (v1), with its containers'
+    empty ones inside: remove them, deepest first (a cgroup with processes stays)."""
+    parents = [CGROUP_ROOT / name] if (CGROUP_ROOT / "cgroup.controllers").exists() else \
+        [controller / name for controller in CGROUP_ROOT.iterdir() if controller.is_dir()]
+    for folder in parents:
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for child in [c for c in folder.iterdir() if c.is_dir()]:
+            with contextlib.suppress(OSError):
+                child.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
