@@ -62,6 +62,9 @@ def grade_parser() -> argparse.ArgumentParser:
                    help="docker: build and run the stack in Docker; local: run its services as processes "
                         "(no Docker; Docker-only checks are left out); auto (default): docker when an engine "
                         "answers, else local")
+    p.add_argument("--pull", choices=["missing", "never"], default="missing",
+                   help="missing (default): pull the service images this machine lacks, as `docker compose up` "
+                        "does; never: grade only with images already here")
     p.add_argument("--runtime", metavar="NAME",
                    help="container runtime for the student's services, one the engine has (e.g. runsc: gVisor "
                         "adds a kernel between the code and the host); default: the engine's")
@@ -147,7 +150,7 @@ def make_backend(submission: Path, spec, args):
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="grader-"))
     try:
         return open_backend(args.backend, submission, workdir, build_timeout_s=spec.timeouts.build_s,
-                            run_id=args.run_id, limits=grading_limits(spec, args.runtime))
+                            run_id=args.run_id, limits=grading_limits(spec, args.runtime), pull=args.pull)
     except BackendUnavailable as exc:
         raise Usage(str(exc)) from None
 

@@ -130,9 +130,10 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
             root = stack.info.root or submission
             limits = getattr(backend, "limits", None) or Limits()
             violations = policy.check_model(stack.info.model, root, max_services=limits.max_services)
+            images = policy.images_used(stack.info.model, root)
+            violations += policy.judge_registries(images, spec.allowed_registries)
             if hasattr(backend, "image_origin"):  # what the engine holds that no build may read
-                violations += policy.judge_images(policy.images_used(stack.info.model, root), backend.image_origin,
-                                                  spec.allowed_images)
+                violations += policy.judge_images(images, backend.image_origin, spec.allowed_images)
             _policy_gate(violations)
         report.notes.extend(stack.info.notes)
         _copy_notes(backend, report)
@@ -305,7 +306,8 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
             results[check.qualified_id] = CheckResult(
                 id=check.id, title=check.title, status=Status.FAILED, score=0.0, max_score=check.points,
                 message="not finished: the grading's total time limit ran out",
-                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type)
+                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type,
+                contract=check.contract_in(options.lang), advice=check.advice)
     parts = []
     for part in spec.parts:
         if options.parts and part.id not in options.parts:
@@ -326,8 +328,8 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
                            score=check.points if status is Status.PASSED else 0.0,
                            max_score=check.points if counted else 0.0,
                            message=bounded(message, MESSAGE_CAP), hint=hint, details=bounded(details, DETAILS_CAP),
-                           duration_s=duration,
-                           visibility=check.visibility, check_type=check.type)
+                           duration_s=duration, visibility=check.visibility, check_type=check.type,
+                           contract=check.contract_in(options.lang), advice=check.advice)
 
     if stack.problem and stack.problem.step == "policy" and check.type != "stack":
         # Not even the static checks: they would read the very files the policy refused.

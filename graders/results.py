@@ -57,6 +57,17 @@ class CheckResult:
     duration_s: float = 0.0
     visibility: str = "visible"
     check_type: str = ""
+    contract: str = ""  # the assignment's line this check enforces
+    advice: bool = False  # good practice, reported but never scored
+
+    @property
+    def advice_unmet(self) -> bool:
+        return self.advice and self.status is not Status.PASSED
+
+    @property
+    def graded_status(self) -> Status:
+        """What a platform shows: advice is never a failure there (it costs nothing)."""
+        return Status.PASSED if self.advice else self.status
 
 
 @dataclass
@@ -141,6 +152,8 @@ class GradingReport:
                             "hint": c.hint,
                             "duration_s": round(c.duration_s, 3),
                             "visibility": c.visibility,
+                            "contract": c.contract,
+                            "advice": c.advice,
                         }
                         for c in p.checks
                     ],

@@ -1,9 +1,13 @@
-"""`runner.py validate SPEC --reference DIR [--mutants DIR] [-j N] [--json FILE]`: prove the checks bite.
+"""`runner.py validate SPEC --reference DIR [--mutants DIR] [--variants DIR] [-j N] [--json FILE]`: prove the
+checks bite, and that correct work in other styles keeps full marks.
 
 The reference must score full marks, bonus included. A mutant (tests/mutants/<name>/) is the
 reference with one student mistake: overlay files plus `mutant.yaml` (`description`, `kills:
 [part.check, ...]`, optional `delete: [paths]`). Each mutant must lose exactly its `kills`, and
-each check must be lost by some mutant. Copies live in one temporary folder, removed at the end.
+each check must be lost by some mutant. A variant (tests/variants/<name>/: `variant.yaml` with a
+`description`, and a `variant.patch` and/or files; `base: none` for a submission of its own
+files) is correct work written differently: it must lose no check. Copies live in one temporary
+folder, removed at the end.
 Gradings run in parallel (`-j`), each in its own compose project (DockerBackend's run id names
 the project, images, network; host ports are ephemeral). Builds share BuildKit's cache: the
 reference installs requirements.txt before `COPY . .`, so code-only mutants reuse that layer.
@@ -35,7 +39,10 @@ from graders.spec.model import Spec
 
 MUTANT_FILE = "mutant.yaml"
 PATCH_FILE = "mutant.patch"  # a unified diff against the reference (`patch -p1`): fails loudly when it drifts
+VARIANT_FILE = "variant.yaml"
+VARIANT_PATCH = "variant.patch"
 MUTANTS = Path(__file__).resolve().parent.parent / "tests" / "mutants"
+VARIANTS = Path(__file__).resolve().parent.parent / "tests" / "variants"
 SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.pyc", "log.txt")
 
 
@@ -45,20 +52,27 @@ class MutantError(Exception):
 
 @dataclass(frozen=True)
 class Mutant:
+    """The reference with one mistake (kills: the checks it must lose), or, with `variant`, a
+    correct submission in another style (it must lose nothing)."""
+
     name: str
     path: Path
     description: str
     kills: tuple[str, ...]
     delete: tuple[str, ...] = ()
+    variant: bool = False
+    from_reference: bool = True  # False: the folder's files are the whole submission
 
     def overlay(self) -> list[str]:
         """Files (relative, POSIX) that replace or add files of the reference."""
+        meta = (MUTANT_FILE, PATCH_FILE, VARIANT_FILE, VARIANT_PATCH)
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*")
-                      if p.is_file() and p.name not in (MUTANT_FILE, PATCH_FILE) and "__pycache__" not in p.parts)
+                      if p.is_file() and p.name not in meta and "__pycache__" not in p.parts)
 
     @property
     def patch(self) -> Path | None:
-        return self.path / PATCH_FILE if (self.path / PATCH_FILE).is_file() else None
+        name = VARIANT_PATCH if self.variant else PATCH_FILE
+        return self.path / name if (self.path / name).is_file() else None
 
 
 @dataclass(frozen=True)
@@ -86,10 +100,12 @@ class Verdict:
     collateral: dict[str, list[str]] = field(default_factory=dict)  # mutant -> lost but not in kills
     survived: dict[str, list[str]] = field(default_factory=dict)  # mutant -> in kills but passed
     errors: dict[str, str] = field(default_factory=dict)  # run name -> why grading crashed
+    variant_losses: dict[str, list[str]] = field(default_factory=dict)  # correct variant -> checks it lost
 
     @property
     def ok(self) -> bool:
-        return not (self.reference_lost or self.dead or self.collateral or self.survived or self.errors)
+        return not (self.reference_lost or self.dead or self.collateral or self.survived or self.errors
+                    or self.variant_losses)
 
 
 def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
@@ -119,6 +135,31 @@ def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
     return mutant
 
 
+def load_variant(folder: Path) -> Mutant:
+    """One correct variant: `variant.yaml` (`description`, optional `base: reference|none`,
+    `delete`) and a `variant.patch` and/or files."""
+    where = f"{folder.name}/{VARIANT_FILE}"
+    try:
+        data = yaml.safe_load((folder / VARIANT_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MutantError(f"{where}: cannot read: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"description", "base", "delete"}:
+        raise MutantError(f"{where}: a mapping with description and optional base and delete only")
+    description, base = data.get("description"), data.get("base", "reference")
+    if not isinstance(description, str) or not description.strip() or base not in ("reference", "none"):
+        raise MutantError(f"{where}: description must be one line; base is reference or none")
+    delete = tuple(str(p) for p in data.get("delete") or [])
+    variant = Mutant(folder.name, folder, description.strip(), (), delete, variant=True,
+                     from_reference=base == "reference")
+    if not variant.overlay() and variant.patch is None:
+        raise MutantError(f"{where}: the variant has no files and no patch")
+    return variant
+
+
+def load_variants(root: Path) -> list[Mutant]:
+    return [load_variant(p) for p in sorted(root.iterdir()) if p.is_dir() and p.name[0] not in "._"]
+
+
 def load_mutants(root: Path, known_checks: Iterable[str]) -> list[Mutant]:
     """Every folder under `root` is a mutant (names starting with `.` or `_` aside)."""
     folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name[0] not in "._")
@@ -135,8 +176,12 @@ def apply_patch(patch: Path, dest: Path) -> str:
 
 
 def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
-    """A copy of the reference with the mutant's overlay applied and its deletions made."""
-    shutil.copytree(reference, dest, ignore=SKIP_COPY)
+    """A copy of the reference with the mutant's overlay applied and its deletions made (a
+    variant of base `none`: its own files alone)."""
+    if mutant is not None and not mutant.from_reference:
+        dest.mkdir(parents=True)
+    else:
+        shutil.copytree(reference, dest, ignore=SKIP_COPY)
     if mutant is not None and mutant.patch is not None and (failure := apply_patch(mutant.patch, dest)):
         raise MutantError(f"{mutant.name}: {PATCH_FILE} does not apply to the reference: {failure}")
     if mutant is not None:
@@ -152,10 +197,16 @@ def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
     return dest
 
 
-def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mapping[str, Run]) -> Verdict:
-    """Pure: from the gradings, which checks are dead, which mutants hit more or less than intended."""
+def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mapping[str, Run],
+           variants: Iterable[Mutant] = ()) -> Verdict:
+    """Pure: from the gradings, which checks are dead, which mutants hit more or less than
+    intended, which correct variants lost a check."""
     verdict = Verdict(checks=list(checks))
-    for run in [reference, *runs.values()]:
+    for variant in variants:
+        run = runs.get(variant.name)
+        if run is not None and not run.error and (lost := [c for c in checks if c in run.killed()]):
+            verdict.variant_losses[variant.name] = lost
+    for run in [reference, *runs.values()]:  # variants' runs included
         if run.error:
             verdict.errors[run.name] = run.error
     if not reference.error:
@@ -206,7 +257,7 @@ def cell(status: str, intended: bool) -> str:
 
 
 def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run],
-           wall_s: float, jobs: int) -> None:
+           wall_s: float, jobs: int, variants: list[Mutant] | None = None) -> None:
     table = Table(title="Kill matrix: ✘ failed, – skipped, ! error; * = collateral (not in kills), "
                   "○ = in kills but passed", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 0))
@@ -231,10 +282,20 @@ def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mut
     console.print(f"reference: {reference.seconds:.0f} s, build {reference.build_s:.1f} s; {len(mutants)} mutants "
                   f"with -j {jobs}; wall clock {wall_s:.0f} s (builds of code-only mutants reuse the cached "
                   f"dependency layer: see the build times)")
+    if variants:
+        console.print(f"Variants (correct submissions in other styles; each must lose nothing): {len(variants)}")
+        for variant in variants:
+            run = runs.get(variant.name)
+            lost = verdict.variant_losses.get(variant.name, [])
+            verdict_text = ("[magenta]error" if run is None or run.error else
+                            f"[bold red]lost {', '.join(lost)}" if lost else "[green]full marks")
+            timing = f"{run.seconds:.0f} s" if run else "not run"
+            console.print(f"  {variant.name} ({timing}): {verdict_text}[/] — {escape(variant.description)}")
     findings = {"reference lost": verdict.reference_lost, "dead": verdict.dead,
                 "collateral": [f"{m} ({', '.join(c)})" for m, c in verdict.collateral.items()],
                 "survived": [f"{m} ({', '.join(c)})" for m, c in verdict.survived.items()],
-                "errors": [f"{name} ({why})" for name, why in verdict.errors.items()]}
+                "errors": [f"{name} ({why})" for name, why in verdict.errors.items()],
+                "variant losses": [f"{v} ({', '.join(c)})" for v, c in verdict.variant_losses.items()]}
     for label, items in findings.items():
         console.print(f"[bold red]{label}: " + escape("; ".join(items)) if items else f"[green]{label}: none")
     if verdict.indirect:
@@ -243,7 +304,8 @@ def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mut
     console.print("[bold green]validate: OK" if verdict.ok else "[bold red]validate: FAILED")
 
 
-def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run], wall_s: float) -> dict:
+def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run], wall_s: float,
+            variants: list[Mutant] | None = None) -> dict:
     return {
         "ok": verdict.ok,
         "wall_s": round(wall_s, 1),
@@ -252,6 +314,8 @@ def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mappi
         "mutants": [{"name": m.name, "description": m.description, "kills": list(m.kills), "delete": list(m.delete),
                      "overlay": m.overlay(), "run": asdict(runs[m.name]) if m.name in runs else None}
                     for m in mutants],
+        "variants": [{"name": v.name, "description": v.description, "run": asdict(runs[v.name]) if v.name in runs
+                      else None} for v in variants or []],
     }
 
 
@@ -264,6 +328,9 @@ def run_validate(argv: list[str]) -> int:
     p.add_argument("spec", help="the spec to validate, e.g. specs/lab4.yaml")
     p.add_argument("--reference", required=True, help="the reference solution folder")
     p.add_argument("--mutants", default=str(MUTANTS), help="folder of mutant folders (default: tests/mutants)")
+    p.add_argument("--variants", default=None, metavar="DIR",
+                   help="folder of correct variants, each of which must lose nothing (default: tests/variants "
+                        "when the mutants are tests/mutants; `none` for no variants)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="gradings at once (default: 2)")
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="grade only this mutant (repeatable)")
     p.add_argument("--seed", type=int, help="seed for the spec's random inputs (default: fresh each grading)")
@@ -276,12 +343,15 @@ def run_validate(argv: list[str]) -> int:
         if not reference.is_dir():
             raise MutantError(f"{reference}: no such folder")
         mutants = load_mutants(Path(args.mutants), checks)
-        if unknown := set(args.only) - {m.name for m in mutants}:
-            raise MutantError(f"no mutant {', '.join(sorted(unknown))}")
+        variants_dir = args.variants or (str(VARIANTS) if Path(args.mutants).resolve() == MUTANTS else "none")
+        variants = load_variants(Path(variants_dir)) if variants_dir != "none" else []
+        if unknown := set(args.only) - {m.name for m in [*mutants, *variants]}:
+            raise MutantError(f"no mutant or variant {', '.join(sorted(unknown))}")
     except (MutantError, OSError) as exc:
         print(f"runner.py validate: {exc}", file=sys.stderr)
         return 2
     mutants = [m for m in mutants if not args.only or m.name in args.only]
+    variants = [v for v in variants if not args.only or v.name in args.only]
     if not docker_available():
         print("runner.py validate: no Docker engine answers", file=sys.stderr)
         return 2
@@ -302,7 +372,7 @@ def run_validate(argv: list[str]) -> int:
             return grade_copy(mutant.name, folder, spec, args.seed)
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            futures = {pool.submit(job, m): m for m in mutants}
+            futures = {pool.submit(job, m): m for m in [*mutants, *variants]}
             try:
                 for future in as_completed(futures):
                     run = runs[futures[future].name] = future.result()
@@ -313,9 +383,9 @@ def run_validate(argv: list[str]) -> int:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     wall = time.monotonic() - started
-    verdict = decide(checks, ref_run, mutants, runs)
-    render(console, verdict, ref_run, mutants, runs, wall, args.jobs)
+    verdict = decide(checks, ref_run, mutants, runs, variants)
+    render(console, verdict, ref_run, mutants, runs, wall, args.jobs, variants)
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(verdict, ref_run, mutants, runs, wall), indent=2,
+        Path(args.json).write_text(json.dumps(to_json(verdict, ref_run, mutants, runs, wall, variants), indent=2,
                                               ensure_ascii=False) + "\n", encoding="utf-8")
     return 0 if verdict.ok else 1

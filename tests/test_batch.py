@@ -51,7 +51,7 @@ def test_a_class_graded_with_two_jobs_gets_a_complete_gradebook(tmp_path, docker
     assert {name: r["outcome"] for name, r in rows.items()} == expected
     assert rows["ref_student"]["total"] == "100" and rows["ref_student"]["bonus"] == "10"
     assert float(rows["bg_inline"]["total"]) < 100 and float(rows["chat_echo_sender_only"]["total"]) < 100
-    assert rows["no_dockerignore"]["total"] == "99"  # the one point of .dockerignore
+    assert rows["no_dockerignore"]["total"] == "100"  # .dockerignore is advice: reported, never scored
     assert rows["empty_student"]["total"] == "0" and "no compose file" in rows["empty_student"]["message"]
     assert "not a valid zip" in rows["broken"]["message"]
     for name in ("ref_student", "no_dockerignore"):

@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_grading_loses_no_row_and_leaves_nothing(tmp_path, b
         assert rows_by_name["ref_student"]["total"] == "100" and rows_by_name["ref_student"]["bonus"] == "10"
         assert float(rows_by_name["bg_inline"]["total"]) < 100
         assert float(rows_by_name["chat_echo_sender_only"]["total"]) < 100
-        assert rows_by_name["no_dockerignore"]["total"] == "99"
+        assert rows_by_name["no_dockerignore"]["total"] == "100"  # advice, never scored
         assert "no compose file" in rows_by_name["empty_student"]["message"]
         assert "not a valid zip" in rows_by_name["broken"]["message"]
         for name in ("ref_student", "no_dockerignore"):

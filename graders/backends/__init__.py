@@ -25,8 +25,9 @@ def docker_available(timeout_s: float = 5) -> bool:
 
 
 def open_backend(kind: str, submission: Path, workdir: Path, *, build_timeout_s: float = 900,
-                 run_id: str | None = None, limits: Limits | None = None) -> Backend:
-    """`docker`, `local`, or `auto` (docker when an engine answers, else local)."""
+                 run_id: str | None = None, limits: Limits | None = None, pull: str = "missing") -> Backend:
+    """`docker`, `local`, or `auto` (docker when an engine answers, else local). `pull`: missing
+    (pull service images the engine lacks, as `docker compose up` does) or never."""
     if kind not in KINDS:
         raise ValueError(f"unknown backend {kind!r}; known: {', '.join(KINDS)}")
     docker_answers = kind != "local" and docker_available()
@@ -37,7 +38,8 @@ def open_backend(kind: str, submission: Path, workdir: Path, *, build_timeout_s:
     if docker_answers:
         from graders.backends.docker import DockerBackend
 
-        backend = DockerBackend(submission, workdir, limits=limits, build_timeout_s=build_timeout_s, run_id=run_id)
+        backend = DockerBackend(submission, workdir, limits=limits, build_timeout_s=build_timeout_s, run_id=run_id,
+                                pull=pull)
         if runtime and runtime not in (known := backend.client.info().get("Runtimes") or {}):
             raise BackendUnavailable(f"the Docker engine has no runtime '{runtime}' (it has: {', '.join(known)})")
         return backend

@@ -34,9 +34,26 @@ def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
             else:
                 found += mismatches(value, actual[key], f"{where + '.' if where else ''}{key}")
         return found
-    if expected != actual:
+    if not same_value(expected, actual):
         return [f"{label}: expected {shown(expected)}, got {shown(actual)}"]
     return []
+
+
+def same_value(expected: Any, actual: Any) -> bool:
+    """Equal, or the same scalar in another JSON type: an id the API returned as 1 and stored as
+    "1" is one id (the contract fixes values, not their JSON types). Booleans stay booleans."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if expected == actual:
+        return True
+    scalars = (str, int, float)
+    return isinstance(expected, scalars) and isinstance(actual, scalars) and _as_text(expected) == _as_text(actual)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def missing_keys(keys: list[str], actual: Any) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -43,23 +44,52 @@ def load(ctx: CheckContext, body: dict[str, Any]) -> Dockerfile:
     return parse_dockerfile(path).final_stage()
 
 
-def cmd_uvicorn_exec_form(df: Dockerfile) -> Outcome:
-    cmd = df.last("CMD") or df.last("ENTRYPOINT")
-    if cmd is None:
-        return Outcome.fail("the Dockerfile has no CMD")
-    words = cmd.exec_form
-    if words is None:
-        return Outcome.fail(f"line {cmd.line}: CMD is in shell form ({cmd.value.strip()}); use the exec form "
-                            f'["uvicorn", ...] so uvicorn gets signals as PID 1')
-    full = [*(df.last("ENTRYPOINT").words if df.last("ENTRYPOINT") and cmd.name == "CMD" else []), *words]
-    if not any(w == "uvicorn" or w.endswith("/uvicorn") for w in full):
-        return Outcome.fail(f"line {cmd.line}: CMD does not run uvicorn: {full}")
-    hosts = [full[i + 1] for i, w in enumerate(full[:-1]) if w == "--host"]
-    hosts += [w.split("=", 1)[1] for w in full if w.startswith("--host=")]
-    if hosts != ["0.0.0.0"]:
-        return Outcome.fail(f"line {cmd.line}: uvicorn listens on {hosts[-1] if hosts else '127.0.0.1 (default)'}"
-                            f", which is unreachable from outside the container; add --host 0.0.0.0")
-    return Outcome.ok(f"line {cmd.line}: CMD {full}")
+def server_host(words: list[str]) -> tuple[str, str] | None:
+    """(server, host it listens on) for an ASGI server command: uvicorn (also `python -m`),
+    gunicorn with uvicorn workers, `fastapi run`; None when it runs none of these."""
+    def option(*names: str) -> str | None:
+        values = [words[i + 1] for i, w in enumerate(words[:-1]) if w in names]
+        values += [w.split("=", 1)[1] for w in words if w.split("=", 1)[0] in names and "=" in w]
+        return values[-1] if values else None
+
+    if any(w == "uvicorn" or w.endswith("/uvicorn") for w in words):
+        return "uvicorn", option("--host") or "127.0.0.1 (default)"
+    if any(w == "gunicorn" or w.endswith("/gunicorn") for w in words):
+        if not any("uvicorn" in w.lower() for w in words):
+            return None  # gunicorn's own sync workers cannot run FastAPI
+        bind = option("--bind", "-b")
+        return "gunicorn", bind.rsplit(":", 1)[0] if bind else "127.0.0.1 (default)"
+    if "fastapi" in [w.rsplit("/", 1)[-1] for w in words] and "run" in words:
+        return "fastapi run", option("--host") or "0.0.0.0"
+    return None
+
+
+def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None) -> Outcome:
+    """The command the web service runs serves on 0.0.0.0: the compose `command` when there is
+    one (compose never runs it through a shell), else the Dockerfile's CMD in exec form."""
+    if command:
+        words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+        found = server_host(words)
+        where = "compose command"
+    else:
+        cmd = df.last("CMD") or df.last("ENTRYPOINT")
+        if cmd is None:
+            return Outcome.fail("the Dockerfile has no CMD (and compose gives the service no command)")
+        if cmd.exec_form is None:
+            return Outcome.fail(f"line {cmd.line}: CMD is in shell form ({cmd.value.strip()}); use the exec form "
+                                f'["uvicorn", ...] so uvicorn gets signals as PID 1')
+        entry = df.last("ENTRYPOINT")
+        words = [*(entry.words if entry and cmd.name == "CMD" else []), *cmd.exec_form]
+        found, where = server_host(words), f"line {cmd.line}: CMD"
+    if found is None:
+        return Outcome.fail(f"{where} does not run uvicorn (or gunicorn with uvicorn workers): {words}")
+    server, host = found
+    if host not in ("0.0.0.0", "[::]", "::"):
+        return Outcome.fail(f"{where}: {server} listens on {host}, which is unreachable from outside the "
+                            f"container; add --host 0.0.0.0" if server != "gunicorn" else
+                            f"{where}: gunicorn binds {host}, unreachable from outside the container; "
+                            f"use --bind 0.0.0.0:8000")
+    return Outcome.ok(f"{where} {words}")
 
 
 def _copies_requirements(words: list[str]) -> bool:
@@ -108,6 +138,9 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         if ignore.is_file() and ignore.read_bytes().strip():
             return Outcome.ok(f".dockerignore lists {len(ignore.read_bytes().splitlines())} patterns")
         return Outcome.fail(f"no .dockerignore (or an empty one) beside the Dockerfile in {context.name or '.'}")
-    rules = {"cmd_uvicorn_exec_form": cmd_uvicorn_exec_form, "requirements_before_code": requirements_before_code,
-             "from_python": from_python}
+    if body["rule"] == "cmd_uvicorn_exec_form":
+        services = ctx.stack_info.services if ctx.stack_info else {}
+        command = services.get(ctx.roles.get(body.get("role", "web"), ""), {}).get("command")
+        return cmd_uvicorn_exec_form(load(ctx, body), command)
+    rules = {"requirements_before_code": requirements_before_code, "from_python": from_python}
     return rules[body["rule"]](load(ctx, body))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import jsonschema
@@ -37,6 +40,9 @@ EXPECT = {
         "json_or_404": {"description": "a 404 passes; any other answer must contain this JSON"},
         "json_schema": {"type": "object"},
         "body_contains": {"type": "array", "items": {"type": "string"}},
+        "follow_scripts": {"type": "boolean",
+                           "description": "search `body_contains` in the page's own scripts too (same-origin "
+                                          "<script src>, at most 8): a chat script in /static/chat.js counts"},
         "content_type": {"type": "string"},
         "max_latency_s": {"type": "number", "exclusiveMinimum": 0,
                           "description": "the answer's time bound; an answer correct but for its time is "
@@ -141,12 +147,33 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
     return problems
 
 
+_SCRIPT_SRC = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+MAX_SCRIPTS = 8
+
+
+async def with_own_scripts(ctx: CheckContext, rendered: dict[str, Any], page: Answer) -> Answer:
+    """The page with the scripts it loads from its own origin appended (each capped, as any body)."""
+    found = []
+    for src in _SCRIPT_SRC.findall(page.text)[:MAX_SCRIPTS]:
+        url = urlsplit(urljoin(page.url, src))
+        if url.netloc != urlsplit(page.url).netloc:
+            continue  # a CDN's script is not the student's
+        path = url.path + (f"?{url.query}" if url.query else "")
+        with contextlib.suppress(CheckFailed):
+            script = await send(ctx, {"role": rendered.get("role", "web"), "method": "GET", "path": path})
+            if script.status == 200:
+                found.append(script.body)
+    return replace(page, body=b"\n".join([page.body, *found])) if found else page
+
+
 @check_type("http", schema=SCHEMA, usable_as_step=True)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     rendered = ctx.render(body)
     what = f"{rendered.get('method', 'GET')} {rendered['path']}"
     expect = rendered.get("expect", {})
     answer = await send(ctx, rendered)
+    if expect.get("follow_scripts"):
+        answer = await with_own_scripts(ctx, rendered, answer)
     problems = judge(answer, expect, what)
     first_try = ""
     if problems and not judge(answer, {k: v for k, v in expect.items() if k != "max_latency_s"}, what):

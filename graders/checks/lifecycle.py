@@ -32,6 +32,8 @@ SCHEMA = {
         "within_s": {"type": "number", "exclusiveMinimum": 0},
         "poll_s": {"type": "number", "exclusiveMinimum": 0},
         "final_json": {"description": "the last observation must contain this JSON"},
+        "final_keys": {"type": "array", "items": {"type": "string"},
+                       "description": "dotted paths the last observation must have (e.g. finished_at)"},
     },
     "oneOf": [{"required": ["http"]}, {"required": ["redis"]}],
 }
@@ -97,6 +99,8 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
                                     f"{wanted}; seen: {trail(observed)}")
             if "final_json" in body and (diff := mismatches(body["final_json"], data)):
                 return Outcome.fail(f"{source} at {value!r}: {'; '.join(diff)}")
+            if missing := [k for k in body.get("final_keys", []) if get_path(data, k) is MISSING]:
+                return Outcome.fail(f"{source} at {value!r} has no {', '.join(missing)}; got {short(data)}")
             return Outcome.ok(f"{source}: {trail(observed)} in {time.monotonic() - started:.1f} s")
         if time.monotonic() >= deadline:
             wanted = " -> ".join("/".join(s) for s in states)

@@ -18,6 +18,9 @@ SCHEMA = {
     "properties": {
         "role": {"type": "string", "description": "the Redis role (default: redis)"},
         "db": {"type": "integer", "minimum": 0},
+        "any_db": {"type": "boolean",
+                   "description": "look for `key` in every database of the server, not only `db` (a result "
+                                  "backend on redis://…/1 is as good as one on /0)"},
         "key": {"type": "string"},
         "list": {"type": "string", "description": "a list whose elements are inspected"},
         "exists": {"type": "boolean"},
@@ -42,6 +45,28 @@ async def read_key(client: CappedRedis, key: str) -> bytes | None:
     if kind not in ("string", "none"):
         raise CheckFailed(f"Redis key {key!r} is a {kind}, expected a string (JSON text)")
     return await client.get(key)
+
+
+async def find_in_any_db(ctx: CheckContext, body: dict[str, Any]) -> tuple[bytes | None, int]:
+    """The key in the first other database that holds it (Redis has 16 unless configured)."""
+    client = connect(ctx, body)
+    try:
+        reply = await client.execute_command("CONFIG", "GET", "databases")
+        count = int(reply[1]) if isinstance(reply, list) and len(reply) == 2 else 16
+    except (redis.exceptions.RedisError, ValueError):
+        count = 16
+    finally:
+        await client.aclose()
+    for db in range(min(count, 64)):
+        if db == body.get("db", 0):
+            continue
+        other = connect(ctx, {**body, "db": db})
+        try:
+            if (raw := await read_key(other, body["key"])) is not None:
+                return raw, db
+        finally:
+            await other.aclose()
+    return None, 0
 
 
 def judge_key(key: str, raw: bytes | None, body: dict[str, Any]) -> Outcome:
@@ -92,7 +117,13 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     client = connect(ctx, body)
     try:
         if "key" in body:
-            return judge_key(body["key"], await read_key(client, body["key"]), body)
+            raw = await read_key(client, body["key"])
+            if raw is None and body.get("any_db"):
+                raw, where = await find_in_any_db(ctx, body)
+                if raw is not None:
+                    outcome = judge_key(body["key"], raw, body)
+                    return Outcome(outcome.passed, f"{outcome.message} (in database {where})", outcome.details)
+            return judge_key(body["key"], raw, body)
         kind = (await client.type(body["list"])).decode()
         if kind not in ("list", "none"):
             return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")

@@ -35,6 +35,8 @@ from graders.policy.dockerfiles import (
     ImageRef,
     check_dockerfile,
     judge_images,
+    judge_registries,
+    registry_of,
 )
 from graders.policy.files import (
     MAX_COMPOSE_BYTES,
@@ -51,7 +53,7 @@ from graders.policy.model import check_model, images_used
 __all__ = ["MAX_COMPOSE_BYTES", "MAX_DOCKERFILE_BYTES", "MAX_TREE_BYTES", "MAX_TREE_ENTRIES", "ORIGIN_ABSENT",
            "ORIGIN_LOCAL", "ORIGIN_REGISTRY", "ORIGIN_STANDIN", "REFUSAL_DETAILS", "ImageRef", "YamlTooBig",
            "check_dockerfile", "check_files", "check_model", "check_raw_compose", "check_tree", "images_used",
-           "judge_images", "load_yaml_bounded", "refusal_message"]
+           "judge_images", "judge_registries", "load_yaml_bounded", "refusal_message", "registry_of"]
 
 
 def check_files(submission: Path, compose_file: Path | None) -> list[str]:

@@ -11,6 +11,7 @@ the references; where each came from is the engine's to say (the backend's `imag
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,3 +117,30 @@ def judge_images(refs: Iterable[ImageRef], origin: Callable[[str], str], allowed
             problems.append(f"{ref.where}: image '{ref.ref}' is not allowed: it exists only on the grading machine "
                             f"(built there, not pulled from a registry); use a public base image")
     return problems
+
+
+def registry_of(ref: str) -> str:
+    """The registry host of an image reference ("" for Docker Hub)."""
+    first, slash, _ = ref.partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else ""
+
+
+def _on_this_network(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if name == "localhost" or name.endswith((".local", ".internal", ".localhost")):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def judge_registries(refs: Iterable[ImageRef], allowed: Iterable[str] = ()) -> list[str]:
+    """A pull from the grading machine's own network (its loopback, a private address) reaches
+    registries no student should read; the spec's `policy.registries` allows named ones."""
+    allowed = list(allowed)
+    return [f"{ref.where}: image '{ref.ref}' is not allowed: its registry {registry_of(ref.ref)} is on the grading "
+            f"machine's own network; use a public registry" for ref in refs
+            if (host := registry_of(ref.ref)) and _on_this_network(host)
+            and not any(fnmatch.fnmatch(host, pattern) for pattern in allowed)]

@@ -49,9 +49,9 @@ STATUS = {Status.PASSED: "pass", Status.FAILED: "fail", Status.SKIPPED: "fail", 
 
 def overall_status(report: GradingReport) -> str:
     required = [c for p in report.parts if not p.bonus for c in p.checks]
-    if all(c.status is Status.PASSED for c in required):
+    if all(c.graded_status is Status.PASSED for c in required):
         return "pass"
-    if any(c.status in (Status.FAILED, Status.SKIPPED) for c in required):
+    if any(c.graded_status in (Status.FAILED, Status.SKIPPED) for c in required):
         return "fail"
     return "error"
 
@@ -66,10 +66,11 @@ def _test(part: PartResult, check: CheckResult, limit: int) -> dict[str, Any]:
     # evidence and the hint of a check that did not pass go there too.
     code = ""
     if check.status is not Status.PASSED:
-        code = f"seen: {message}" + (f"\nhint: {clean_text(check.hint)}" if check.hint else "")
+        code = ("advice (not scored): " if check.advice else "") + f"seen: {message}" + (
+            f"\nhint: {clean_text(check.hint)}" if check.hint else "")
     return {
         "name": _test_name(part, check),
-        "status": STATUS[check.status],
+        "status": STATUS[check.graded_status],
         "score": number(check.score),
         "message": truncate(message, limit),
         "test_code": truncate(code, limit),

@@ -43,7 +43,8 @@ PROBLEM_LIMIT = 20_000
 
 
 def _output(check: CheckResult, options: ReportOptions) -> str:
-    parts = [f"**{check.status.value.capitalize()}.**", "", fence(truncate(clean_text(check.message), MESSAGE_LIMIT)
+    head = "Advice (not scored): not followed." if check.advice_unmet else f"{check.status.value.capitalize()}."
+    parts = [f"**{head}**", "", fence(truncate(clean_text(check.message), MESSAGE_LIMIT)
                                                                   or "(no message)")]
     if check.status is not Status.PASSED and check.hint:
         parts += ["", f"**Hint:** {clean_text(check.hint)}"]
@@ -60,7 +61,7 @@ def _test(number_: str, part: PartResult, check: CheckResult, options: ReportOpt
         "number": number_,
         "score": number(check.score),
         "max_score": number(check.max_score),
-        "status": "passed" if check.status is Status.PASSED else "failed",
+        "status": "passed" if check.graded_status is Status.PASSED else "failed",
         "output": _output(check, options),
         "output_format": "md",
         "tags": tags,

@@ -46,7 +46,7 @@ def render(report: GradingReport, options: ReportOptions) -> str:
             truncate(clean_text(p), 20_000, where="start") for p in report.problems)
 
     for part in shown.parts:
-        statuses = [c.status for c in part.checks]
+        statuses = [c.graded_status for c in part.checks]
         every += statuses
         part_time = sum(c.duration_s for c in part.checks)
         total_time += part_time
@@ -62,13 +62,15 @@ def render(report: GradingReport, options: ReportOptions) -> str:
             body = truncate(message, MESSAGE_LIMIT)
             if check.details and options.audience != "student":
                 body += "\n\n" + truncate(clean_text(check.details), DETAILS_LIMIT, where="start")
-            if check.status is Status.FAILED:
+            if check.graded_status is Status.FAILED:
                 ET.SubElement(case, "failure", message=truncate(message, ATTRIBUTE_LIMIT), type="failed").text = body
-            elif check.status is Status.ERROR:
+            elif check.graded_status is Status.ERROR:
                 ET.SubElement(case, "error", message=truncate(message, ATTRIBUTE_LIMIT), type="error").text = body
-            elif check.status is Status.SKIPPED:
+            elif check.graded_status is Status.SKIPPED:
                 ET.SubElement(case, "skipped", message=truncate(message, ATTRIBUTE_LIMIT))
             out = [clean_text(check.title), f"points: {points(check.score)} / {points(check.max_score)}"]
+            if check.advice_unmet:
+                out.append(f"advice (not scored): {message}")
             if check.hint and check.status is not Status.PASSED:
                 out.append(f"hint: {clean_text(check.hint)}")
             ET.SubElement(case, "system-out").text = "\n".join(out)

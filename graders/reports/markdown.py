@@ -148,11 +148,12 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
             continue
         out += ["| | Check | Points | What was seen |", "| --- | --- | ---: | --- |"]
         for check in part.checks:
-            out.append(f"| {ICONS[check.status]} | `{check.id}` {_cell(check.title, 120)} | "
+            icon = "💡" if check.advice_unmet else ICONS[check.status]
+            out.append(f"| {icon} | `{check.id}` {_cell(check.title, 120)} | "
                        f"{points(check.score)} / {points(check.max_score)} | {_cell(check.message, 200)} |")
         out.append("")
         for check in part.checks:
-            if check.status is Status.PASSED:
+            if check.status is Status.PASSED or check.advice:
                 continue
             out += [f"{h3} {ICONS[check.status]} `{part.id}.{check.id}`: {_cell(check.title, 200)} "
                     f"({points(check.score)} / {points(check.max_score)}, {check.status.value})", ""]
@@ -165,6 +166,13 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
                 out += ["<details><summary>Details (instructors)</summary>", "", fence(details), "",
                         "</details>", ""]
 
+    advice = [(p, c) for p in shown.parts for c in p.checks if c.advice_unmet]
+    if advice:
+        out += [f"{h2} Advice (not scored)", ""]
+        for part, check in advice:
+            out.append(f"- 💡 `{part.id}.{check.id}` {_cell(check.title, 200)}: {_cell(check.message, 300)}"
+                       + (f" — {clean_text(check.hint)}" if check.hint else ""))
+        out.append("")
     hidden = hidden_checks(report, options)
     notes = [clean_text(n) for n in report.notes]
     if hidden:

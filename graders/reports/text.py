@@ -40,7 +40,7 @@ def render(report: GradingReport, options: ReportOptions) -> str:
         table.add_column("points", justify="right", width=9)
         table.add_column("what was seen", ratio=5)
         for check in part.checks:
-            mark, colour = MARKS[check.status]
+            mark, colour = ("💡", "yellow") if check.advice_unmet else MARKS[check.status]
             seen = Text(check.message)
             if check.status is not Status.PASSED and check.hint:
                 seen.append(f"\nhint: {check.hint}", style="cyan")

@@ -162,7 +162,9 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             if check.get("copy") is not None and check["copy"] not in copies:
                 problem([*cpath, "copy"], f"no copy '{check['copy']}' in `copies`"
                                           f" (defined: {', '.join(sorted(copies)) or 'none'})")
-            hint = check.get("hint", {})
+            hint, contract = check.get("hint", {}), check.get("contract", {})
+            if check.get("advice") and float(check["points"]) != 0:
+                problem([*cpath, "advice"], "advice is never scored: give it `points: 0`")
             checks.append(CheckSpec(
                 part=part["id"], id=check["id"], title=check.get("title", check["id"]),
                 points=float(check["points"]), type=type_name, body=check[type_name], needs=tuple(needs),
@@ -171,7 +173,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 hint={"": hint} if isinstance(hint, str) else dict(hint), setup=setup,
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
                 requires=frozenset(check.get("requires", ())), copy=check.get("copy"),
-                line=line_of(root, cpath)))
+                line=line_of(root, cpath), contract={"": contract} if isinstance(contract, str) else dict(contract),
+                advice=bool(check.get("advice", False))))
         total = sum(c.points for c in checks)
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:
             problem([*ppath, "points"], f"part '{part['id']}' says {part['points']} points but its checks "
@@ -183,7 +186,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
     spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
                 copies=copies, limits=GradingLimits(**(data.get("limits") or {})),
-                allowed_images=tuple((data.get("policy") or {}).get("images", ())))
+                allowed_images=tuple((data.get("policy") or {}).get("images", ())),
+                allowed_registries=tuple((data.get("policy") or {}).get("registries", ())))
     return spec, problems
 
 

@@ -48,13 +48,18 @@ class CheckSpec:
     requires: frozenset[str] = frozenset()  # backend capabilities, e.g. {"docker"}
     copy: str | None = None  # runs on this copy of the stack (Spec.copies), not the main one
     line: int = 0
+    contract: dict[str, str] = field(default_factory=dict)  # language -> the assignment's line it enforces
+    advice: bool = False  # reported, never scored
 
     @property
     def qualified_id(self) -> str:
         return f"{self.part}.{self.id}"
 
     def hint_in(self, lang: str) -> str:
-        return self.hint.get(lang) or self.hint.get("") or self.hint.get("en") or next(iter(self.hint.values()), "")
+        return in_language(self.hint, lang)
+
+    def contract_in(self, lang: str) -> str:
+        return in_language(self.contract, lang)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class Spec:
     copies: dict[str, CopySpec] = field(default_factory=dict)
     limits: GradingLimits = field(default_factory=GradingLimits)
     allowed_images: tuple[str, ...] = ()  # spec `policy.images`: local-only images builds may use
+    allowed_registries: tuple[str, ...] = ()  # spec `policy.registries`: registries on the grader's network
 
     def checks(self):
         for part in self.parts:
@@ -116,6 +122,11 @@ class Spec:
             if check.qualified_id == qualified_id:
                 return check
         raise KeyError(qualified_id)
+
+
+def in_language(texts: dict[str, str], lang: str) -> str:
+    """A text in `lang`, else the language-free one, else English, else any."""
+    return texts.get(lang) or texts.get("") or texts.get("en") or next(iter(texts.values()), "")
 
 
 def roles_named(value: Any) -> set[str]:

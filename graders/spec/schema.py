@@ -69,6 +69,11 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                       "description": "stages run in order; checks of one stage run concurrently"},
             "visibility": {"enum": ["visible", "hidden", "after_due_date"]},
             "hint": HINT,
+            "contract": {**HINT, "description": "the line of the assignment this check enforces (text, or "
+                                                "{ru: …, en: …}); shown in `describe` and beside a failure"},
+            "advice": {"type": "boolean",
+                       "description": "good practice the assignment does not require: reported, never scored "
+                                      "(needs `points: 0`)"},
             "timeout_s": SECONDS,
             "requires": {"type": "array", "items": {"enum": ["docker"]}, "uniqueItems": True,
                          "description": "backend capabilities the check needs; without them it is left "
@@ -125,6 +130,9 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                     "images": {"type": "array", "items": {"type": "string"},
                                "description": "globs of images that exist only on the grading machine and that "
                                               "builds and services may still use (a course's own base image)"},
+                    "registries": {"type": "array", "items": {"type": "string"},
+                                   "description": "globs of registries on the grading machine's own network "
+                                                  "(loopback, private addresses) that images may come from"},
                 },
             },
             "parts": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/part"}},

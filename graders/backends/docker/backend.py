@@ -25,6 +25,7 @@ import docker.errors
 from graders.backends.base import Limits, StackError, StackInfo
 from graders.backends.docker import containment
 from graders.backends.docker.compose_rewrite import LABEL_RUN, LABEL_TOOL, bind_volumes, private_image, rewrite_model
+from graders.backends.docker.images import image_origin, pull_missing
 from graders.backends.docker.support import (
     build_limit_notes,
     capped,
@@ -55,7 +56,7 @@ class DockerBackend:
     capabilities = frozenset({"docker"})
 
     def __init__(self, submission: Path, workdir: Path, *, limits: Limits | None = None,
-                 build_timeout_s: float = 900, run_id: str | None = None):
+                 build_timeout_s: float = 900, run_id: str | None = None, pull: str = "missing"):
         self.original = submission.resolve()
         # The stack runs from a private copy: bind mounts are writable, and grading must never
         # change the student's folder (inspect() makes the copy once the policy allows it).
@@ -63,6 +64,7 @@ class DockerBackend:
         self.workdir = workdir
         self.limits = limits or Limits()
         self.build_timeout_s = build_timeout_s
+        self.pull = pull  # "missing": pull the service images this engine lacks; "never"
         self.run_id = run_id or secrets.token_hex(4)
         self.project = f"grader-{project_slug(self.original.name)}-{self.run_id}"
         self.client = docker.from_env(timeout=60)
@@ -90,7 +92,7 @@ class DockerBackend:
         """A second stack from the same built images and private folder, as its own compose
         project: only `services` start. Its exits go on the main stack's record."""
         twin = DockerBackend(self.original, self.workdir / f"copy-{name}", limits=self.limits,
-                             build_timeout_s=self.build_timeout_s, run_id=self.run_id)
+                             build_timeout_s=self.build_timeout_s, run_id=self.run_id, pull="never")
         twin.project, twin.copy_of, twin.copy_name = f"{self.project}-{name}", self, name
         twin.submission, twin.info, twin.model = self.submission, self.info, self.model
         twin.compose_path = twin.workdir / "compose.grader.json"
@@ -143,7 +145,7 @@ class DockerBackend:
 
     def image_origin(self, ref: str) -> str:
         """Where an image on this engine came from, for the policy's image rule."""
-        return containment.image_origin(self.client, ref)
+        return image_origin(self.client, ref)
 
     def prepare(self, probe_ports: dict[str, list[int]]) -> None:
         assert self.info is not None, "inspect() first"
@@ -163,10 +165,18 @@ class DockerBackend:
         containment.fill_bind_volumes(self.client, bind_volumes(self.model, self.submission, self.project), labels)
         self.compose_path.write_text(json.dumps(rewritten, indent=2))
         if self.copy_of is None and any(s.get("build") for s in rewritten["services"].values()):
+            started = time.monotonic()
             result = self._compose("build", timeout=self.build_timeout_s)
             if not result.ok:
                 why = "timed out" if result.timed_out else "failed"
                 raise StackError("build", f"the image build {why}", result.tail(30))
+            self._pull_missing(rewritten, self.build_timeout_s - (time.monotonic() - started))
+        elif self.copy_of is None:
+            self._pull_missing(rewritten, self.build_timeout_s)
+
+    def _pull_missing(self, model: dict[str, Any], timeout_s: float) -> None:
+        pull_missing(self.client, [s.get("image") for s in model["services"].values() if not s.get("build")],
+                     timeout_s, never=self.pull == "never")
 
     def start(self, ready: dict[str, tuple[int, bool]], timeout_s: float) -> list[str]:
         """`up`, then wait until every port in `ready` answers (`ready` maps a service to its

@@ -231,6 +231,7 @@ def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_por
     labels = {**(extra_labels or {}), LABEL_RUN: run_id, LABEL_TOOL: "lab4-grader"}
     services = out.get("services") or {}
     binds = bind_volumes(model, submission, project) if submission is not None else {}
+    built = built_images(model, images_of or project)
     for name, service in services.items():
         _contain(service, services, submission)
         service["labels"] = {**(service.get("labels") or {}), **labels}
@@ -254,6 +255,8 @@ def rewrite_model(model: dict[str, Any], *, project: str, run_id: str, probe_por
             build = service["build"]
             if isinstance(build, dict):
                 build["labels"] = {**(build.get("labels") or {}), **labels}
+        elif str(service.get("image") or "") in built:  # `image: myapp` that another service builds
+            service["image"] = built[str(service["image"])]
         _apply_limits(service, limits)
     for section in ("networks", "volumes"):
         for name, item in (out.get(section) or {}).items():
@@ -311,6 +314,16 @@ def _bind_as_volume(volume: Any, binds: dict[str, dict[str, str]]) -> Any:
     if volume.get("read_only"):
         replaced["read_only"] = True
     return replaced
+
+
+def built_images(model: dict[str, Any], project: str) -> dict[str, str]:
+    """The `image:` names the stack's own builds take -> the private tag each build gets (the
+    first service by name, when several build under one name)."""
+    found: dict[str, str] = {}
+    for name, service in sorted((model.get("services") or {}).items()):
+        if service.get("build") and service.get("image"):
+            found.setdefault(str(service["image"]), private_image(project, name))
+    return found
 
 
 def private_image(project: str, service: str) -> str:

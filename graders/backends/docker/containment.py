@@ -6,7 +6,6 @@
 - Dockerfiles get their cache mounts made private to the build step, and no custom frontend;
 - a host firewall keeps student bridges (compose_rewrite.BRIDGE_PREFIX) off the host's addresses;
 - one cgroup parent caps all containers of a grading together;
-- where an image came from, for the policy's image rule.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from graders.backends.process import CommandResult, run_command, scrubbed_env
 from graders.dockerfile_syntax import directives, instructions, mount_options
 
 SCRATCH_IMAGE = "lab4-grader/scratch:1"  # an empty image: containers that only hold a volume or a binary
-LABEL_STANDIN = "org.graders.standin"
 PLUGIN_DIRS = ("~/.docker/cli-plugins", "/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
                "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
 VOLUME_OWNER = 1000  # the first user of a Linux desktop: binds there are the student's own files
@@ -170,21 +168,6 @@ def contain_dockerfiles(model: dict[str, Any]) -> None:
         contained = contain_dockerfile(text)
         if contained != text:
             path.write_text(contained, encoding="utf-8")
-
-
-# --- where an image came from --------------------------------------------------------------
-
-def image_origin(client: docker.DockerClient, ref: str) -> str:
-    """absent | registry | standin | local (see graders.policy.dockerfiles)."""
-    try:
-        image = client.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return "absent"
-    except docker.errors.APIError:
-        return "absent"  # an unreadable name: the build or the pull will say so
-    if (image.labels or {}).get(LABEL_STANDIN) == "true":
-        return "standin"
-    return "registry" if image.attrs.get("RepoDigests") else "local"
 
 
 # --- the host firewall ---------------------------------------------------------------------

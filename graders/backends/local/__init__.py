@@ -1,5 +1,5 @@
 """The backend without Docker: a submission's services as processes (see backend.py)."""
 
-from graders.backends.local.backend import LocalBackend
+from graders.backends.local.backend import NOTE_ENV_ONLY, NOTE_NAMESPACE, LocalBackend
 
-__all__ = ["LocalBackend"]
+__all__ = ["NOTE_ENV_ONLY", "NOTE_NAMESPACE", "LocalBackend"]
