@@ -16,7 +16,7 @@ import yaml
 from graders.checks import registry
 from graders.spec.model import CheckSpec, CopySpec, PartSpec, RoleSpec, Spec, Step, Timeouts, roles_named
 from graders.spec.schema import spec_schema
-from graders.template import placeholders
+from graders.template import FILTERS, placeholders, unknown_filters
 
 
 class SpecError(Exception):
@@ -147,6 +147,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             setup = tuple(Step(type=next(iter(s)), body=next(iter(s.values()))) for s in check.get("setup", []))
             for name in sorted(placeholders([check[type_name], *(s.body for s in setup)]) - variables):
                 problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
+            for name in sorted(unknown_filters([check[type_name], *(s.body for s in setup)])):
+                problem([*cpath, type_name], f"no filter '|{name}'; the filters are: {', '.join(FILTERS)}")
             for role in sorted(roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
                 problem([*cpath, type_name], f"role '{role}' is not defined in `roles`")
             if check.get("copy") is not None and check["copy"] not in copies:
