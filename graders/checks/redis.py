@@ -1,4 +1,5 @@
-"""`redis`: what the stack's own Redis holds: a key, its JSON, a list element."""
+"""`redis`: what the stack's own Redis holds: a key, its JSON, a list element; hashes, sets,
+sorted sets, list positions, TTLs and key patterns are judged in graders/checks/_redis/."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks import CheckContext, CheckFailed, _redis, check_type
 from graders.checks._expect import MISSING, mismatches, missing_keys, parse_json, short
 from graders.results import Outcome
 
@@ -17,18 +18,38 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "role": {"type": "string", "description": "the Redis role (default: redis)"},
-        "db": {"type": "integer", "minimum": 0},
-        "key": {"type": "string"},
-        "list": {"type": "string", "description": "a list whose elements are inspected"},
-        "exists": {"type": "boolean"},
-        "value": {"type": "string", "description": "the key's exact string value"},
+        "db": {"type": "integer", "minimum": 0, "description": "the database number (default: 0)"},
+        "key": {"type": "string", "description": "a key of any type: `exists`, `ttl`; with `value` / `json` / "
+                                                 "`json_keys`, a string key (SET) and its value"},
+        "list": {"type": "string", "description": "a list (RPUSH): its elements (`contains_json`, `min_length`) "
+                                                  "or one by position (`index`)"},
+        "exists": {"type": "boolean", "description": "the key (with `hash` + `field`: the field) exists; "
+                                                     "`false`: it must be absent"},
+        "value": {"type": "string", "description": "the exact text of the string key, hash field or list element"},
         "json": {"description": "the key's JSON value must contain this (objects as subsets)"},
-        "json_keys": {"type": "array", "items": {"type": "string"}},
+        "json_keys": {"type": "array", "items": {"type": "string"},
+                      "description": "dotted paths that must be present in the JSON value"},
         "contains_json": {"description": "some element of `list` must contain this JSON"},
-        "min_length": {"type": "integer", "minimum": 0},
+        **_redis.OPTIONS,
     },
-    "oneOf": [{"required": ["key"]}, {"required": ["list"]}],
+    "oneOf": [{"required": [target]} for target in _redis.TARGETS],
 }
+
+EXAMPLE = """\
+- id: item_in_hash
+  points: 3
+  needs: [create]
+  redis: {hash: items, field: "{item_id}", json: {name: "{name}"}}
+- id: cache_expires
+  points: 2
+  redis: {key: "cache:items", ttl: {min: 1, max: 60}}
+- id: tag_indexed
+  points: 2
+  redis: {set: "tag:{tag}", members: ["{item_id}"]}
+- id: task_waits
+  points: 2
+  redis: {list: task_queue, contains_json: {id: "{task_id}", status: pending}}
+"""
 
 
 def connect(ctx: CheckContext, body: dict[str, Any]) -> aioredis.Redis:
@@ -86,17 +107,20 @@ def judge_list(name: str, items: list[bytes], body: dict[str, Any]) -> Outcome:
                         "elements: " + short(json.dumps([i.decode("utf-8", "replace") for i in items[:5]]), 1000))
 
 
-@check_type("redis", schema=SCHEMA)
+@check_type("redis", schema=SCHEMA, example=EXAMPLE, validate=_redis.problems)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     client = connect(ctx, body)
     try:
-        if "key" in body:
-            return judge_key(body["key"], await read_key(client, body["key"]), body)
-        kind = (await client.type(body["list"])).decode()
-        if kind not in ("list", "none"):
-            return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")
-        return judge_list(body["list"], await client.lrange(body["list"], 0, 199), body)
+        outcome = await _redis.judge(client, body)  # None: a string key's value or a list's elements
+        if outcome is None and "key" in body:
+            outcome = judge_key(body["key"], await read_key(client, body["key"]), body)
+        elif outcome is None:
+            kind = (await client.type(body["list"])).decode()
+            if kind not in ("list", "none"):
+                return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")
+            outcome = judge_list(body["list"], await client.lrange(body["list"], 0, 199), body)
+        return await _redis.judge_ttl(client, body, outcome)
     except redis.exceptions.RedisError as exc:
         raise CheckFailed(f"could not talk to the stack's Redis: {exc}") from None
     finally:

@@ -149,6 +149,11 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
             for name in sorted(unknown_filters([check[type_name], *(s.body for s in setup)])):
                 problem([*cpath, type_name], f"no filter '|{name}'; the filters are: {', '.join(FILTERS)}")
+            bodies = [([*cpath, type_name], type_name, check[type_name]),
+                      *(([*cpath, "setup", si, s.type], s.type, s.body) for si, s in enumerate(setup))]
+            for body_path, kind, body in bodies:  # what each type's schema cannot say alone
+                for message in (types[kind].validate(body) if types[kind].validate else []):
+                    problem(body_path, message)
             for role in sorted(roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
                 problem([*cpath, type_name], f"role '{role}' is not defined in `roles`")
             if check.get("copy") is not None and check["copy"] not in copies:

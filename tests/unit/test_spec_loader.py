@@ -156,3 +156,10 @@ def test_an_unknown_filter_is_a_spec_error_naming_the_known_ones(tmp_path):
                  .replace("path: /ping,", "path: '/ping/{who|shout}',"))
     (problem,) = problems_of(path)
     assert "no filter '|shout'" in problem and "upper" in problem
+
+
+def test_a_check_types_own_meaning_checks_name_the_path(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("roles:", "roles:\n  redis: {names: [redis], port: 6379}")
+                 .replace("http: {path: /ping, expect: {status: 200}}", "redis: {set: tags, index: 0}"))
+    (problem,) = problems_of(path)
+    assert ".checks[0].redis: `index` does not apply to `set`" in problem
