@@ -10,7 +10,7 @@ import httpx
 import jsonschema
 
 from graders.checks import CheckContext, CheckFailed, check_type
-from graders.checks._expect import MISSING, get_path, mismatches, missing_keys, parse_json, short
+from graders.checks._expect import MISSING, find_match, get_path, mismatches, missing_keys, parse_json, short
 from graders.results import Outcome
 
 BODY_CAP = 256 * 1024  # bytes of a response body kept; a huge answer is cut, not swallowed whole
@@ -35,7 +35,13 @@ EXPECT = {
         "json_keys": {"type": "array", "items": {"type": "string"}},
         "json": {"description": "the JSON answer must contain this (objects compared as subsets)"},
         "json_or_404": {"description": "a 404 passes; any other answer must contain this JSON"},
-        "json_schema": {"type": "object"},
+        "json_schema": {"type": "object", "description": "a JSON Schema (draft 2020-12) the JSON answer must "
+                                                          "match; `{placeholders}` inside it are filled too"},
+        "contains_json": {"description": "the JSON answer is an array (or `items_at` names one) and some "
+                                         "element contains this (objects as subsets)"},
+        "not_contains_json": {"description": "the array has no element containing this (a deleted item is gone)"},
+        "items_at": {"type": "string", "description": "dotted path of the array inside the JSON answer for "
+                                                      "`contains_json` / `not_contains_json` (default: the answer)"},
         "body_contains": {"type": "array", "items": {"type": "string"}},
         "content_type": {"type": "string"},
         "max_latency_s": {"type": "number", "exclusiveMinimum": 0,
@@ -122,7 +128,8 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
         if needle not in answer.text:
             cut = f" (in its first {BODY_CAP // 1024} KB)" if answer.truncated else ""
             problems.append(f"{what}: the body does not contain {needle!r}{cut}")
-    json_expectations = [k for k in ("json_keys", "json", "json_or_404", "json_schema") if k in expect]
+    json_expectations = [k for k in ("json_keys", "json", "json_or_404", "json_schema", "contains_json",
+                                     "not_contains_json") if k in expect]
     if json_expectations and not (answer.status == 404 and "json_or_404" in expect):
         data = parse_json(answer.body)
         if data is MISSING:
@@ -133,11 +140,34 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
         for key in ("json", "json_or_404"):
             if key in expect and (diff := mismatches(expect[key], data)):
                 problems.append(f"{what}: {'; '.join(diff)}")
+        problems += judge_items(data, expect, what)
         if "json_schema" in expect:
             error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(expect["json_schema"])
                                                      .iter_errors(data))
             if error is not None:
                 problems.append(f"{what}: JSON does not match the schema: {error.message}")
+    return problems
+
+
+def judge_items(data: Any, expect: dict[str, Any], what: str) -> list[str]:
+    """`contains_json` / `not_contains_json`: an array answer holds (or lacks) a matching element."""
+    if "contains_json" not in expect and "not_contains_json" not in expect:
+        return []
+    where = expect.get("items_at")
+    items = get_path(data, where) if where else data
+    if not isinstance(items, list):
+        return [f"{what}: {f'{where} in ' if where else ''}the JSON answer is not an array: {short(data)}"]
+    problems = []
+    if "contains_json" in expect:
+        found, closest = find_match(expect["contains_json"], items)
+        if found is MISSING:
+            near = f"; closest: {'; '.join(closest)}" if closest else ""
+            problems.append(f"{what}: no element of the {len(items)} in the array matches "
+                            f"{short(expect['contains_json'])}{near}")
+    if "not_contains_json" in expect:
+        found, _ = find_match(expect["not_contains_json"], items)
+        if found is not MISSING:
+            problems.append(f"{what}: the array still holds {short(found)}")
     return problems
 
 
