@@ -24,17 +24,6 @@ WORDS = (
     "umber", "velvet", "willow", "xenon", "yarrow", "zephyr",
 )
 
-# What each input kind draws; the descriptions go into the spec schema and docs/spec.md.
-INPUT_KINDS = {
-    "email": "a fresh address like `cedar.1f2e3d4c@example.org`",
-    "words": "`count` words (default 3), the last a random hex token: `amber delta 9c0ffee1`",
-    "uuid": "a random UUID4 as text",
-    "int": "an integer between `min` (default 1) and `max` (default 1000000)",
-    "json_object": "an object `{job: text, count: int, urgent: bool}`, different each run",
-    "const": "always `value` (any YAML value): for a fixed input that still reads as `{name}`",
-}
-
-
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 

@@ -15,7 +15,11 @@ SCHEMA = {
     "required": ["rule"],
     "additionalProperties": False,
     "properties": {
-        "rule": {"enum": ["cmd_uvicorn_exec_form", "requirements_before_code", "dockerignore", "from_python"]},
+        "rule": {"enum": ["cmd_uvicorn_exec_form", "requirements_before_code", "dockerignore", "from_python"],
+                 "description": "`cmd_uvicorn_exec_form`: CMD runs uvicorn in exec form on 0.0.0.0; "
+                                "`requirements_before_code`: requirements are copied and installed before the "
+                                "code; `dockerignore`: a non-empty .dockerignore beside it; `from_python`: "
+                                "the final stage is FROM python:3*"},
         "role": {"type": "string", "description": "whose build to read (default: web)"},
         "file": {"type": "string", "description": "a Dockerfile path in the submission, instead of the role's"},
     },

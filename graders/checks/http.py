@@ -17,12 +17,13 @@ BODY_CAP = 256 * 1024  # bytes of a response body kept; a huge answer is cut, no
 
 REQUEST = {
     "role": {"type": "string", "description": "whose port to call (default: web)"},
-    "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]},
-    "path": {"type": "string", "pattern": "^/"},
-    "query": {"type": "object"},
-    "form": {"type": "object"},
+    "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+               "description": "the HTTP method (default: GET)"},
+    "path": {"type": "string", "pattern": "^/", "description": "the path, placeholders filled: `/items/{item_id}`"},
+    "query": {"type": "object", "description": "query parameters (name -> value)"},
+    "form": {"type": "object", "description": "a form body (application/x-www-form-urlencoded)"},
     "json": {"description": "a JSON body: any value, or a `{input}` placeholder"},
-    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "request headers"},
     "save": {"type": "object", "additionalProperties": {"type": "string"},
              "description": "variable name -> dotted path in the JSON answer"},
 }
@@ -31,8 +32,10 @@ EXPECT = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
-        "json_keys": {"type": "array", "items": {"type": "string"}},
+        "status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}],
+                   "description": "the status, or a list of accepted ones (default: 200)"},
+        "json_keys": {"type": "array", "items": {"type": "string"},
+                      "description": "dotted paths that must be present in the JSON answer"},
         "json": {"description": "the JSON answer must contain this (objects compared as subsets)"},
         "json_or_404": {"description": "a 404 passes; any other answer must contain this JSON"},
         "json_schema": {"type": "object", "description": "a JSON Schema (draft 2020-12) the JSON answer must "
@@ -42,8 +45,9 @@ EXPECT = {
         "not_contains_json": {"description": "the array has no element containing this (a deleted item is gone)"},
         "items_at": {"type": "string", "description": "dotted path of the array inside the JSON answer for "
                                                       "`contains_json` / `not_contains_json` (default: the answer)"},
-        "body_contains": {"type": "array", "items": {"type": "string"}},
-        "content_type": {"type": "string"},
+        "body_contains": {"type": "array", "items": {"type": "string"},
+                          "description": "texts the body must contain"},
+        "content_type": {"type": "string", "description": "the Content-Type must start with this"},
         "max_latency_s": {"type": "number", "exclusiveMinimum": 0,
                           "description": "the answer's time bound; an answer correct but for its time is "
                                          "asked once more (a cold first call), and the second time counts"},
@@ -54,7 +58,8 @@ SCHEMA = {
     "type": "object",
     "required": ["path"],
     "additionalProperties": False,
-    "properties": {**REQUEST, "expect": EXPECT},
+    "properties": {**REQUEST, "expect": {**EXPECT, "description": "what the answer must be; no `expect`: "
+                                                                  "status 200"}},
 }
 
 

@@ -16,12 +16,13 @@ SCHEMA = {
     "required": ["role", "file"],
     "additionalProperties": False,
     "properties": {
-        "role": {"type": "string"},
+        "role": {"type": "string", "description": "whose container (every replica's file is read)"},
         "file": {"type": "string", "description": "path in the container; relative to its working directory"},
         "contains": {"type": "string", "description": "a line must contain this text"},
         "matches": {"type": "string", "description": "a line must match this regular expression"},
-        "within_s": {"type": "number", "exclusiveMinimum": 0},
-        "poll_s": {"type": "number", "exclusiveMinimum": 0},
+        "within_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "the line must appear within this (default 20 s)"},
+        "poll_s": {"type": "number", "exclusiveMinimum": 0, "description": "time between reads (default 0.5 s)"},
     },
     "anyOf": [{"required": ["contains"]}, {"required": ["matches"]}],
 }

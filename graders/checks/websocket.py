@@ -33,10 +33,14 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "role": {"type": "string", "description": "whose port to connect to (default: web)"},
-        "path": {"type": "string", "pattern": "^/"},
-        "scenario": {"enum": ["broadcast", "disconnects"]},
-        "clients": {"type": "integer", "minimum": 1, "maximum": 50},
-        "within_s": {"type": "number", "exclusiveMinimum": 0},
+        "path": {"type": "string", "pattern": "^/", "description": "the websocket path (default: /ws)"},
+        "scenario": {"enum": ["broadcast", "disconnects"],
+                     "description": "`broadcast`: every client gets every message, its own included; "
+                                    "`disconnects`: after one client vanishes and one closes, the rest still "
+                                    "chat and a newcomer joins"},
+        "clients": {"type": "integer", "minimum": 1, "maximum": 50, "description": "how many (default 2)"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "each message must arrive within this (default 2 s)"},
     },
 }
 

@@ -179,7 +179,7 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
     _check_needs_graph(parts, problem)
     spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
-                copies=copies)
+                copies=copies, generated_stack=bool(data.get("generated_stack", True)))
     return spec, problems
 
 

@@ -94,6 +94,7 @@ class Spec:
     timeouts: Timeouts
     parts: tuple[PartSpec, ...]
     copies: dict[str, CopySpec] = field(default_factory=dict)
+    generated_stack: bool = True  # False: a Dockerfile without a compose file is not graded in a made-up stack
 
     def checks(self):
         for part in self.parts:

@@ -62,3 +62,13 @@ def test_regex_quantifiers_and_json_braces_are_not_placeholders():
 
 def test_object_keys_stay_text_even_from_a_whole_placeholder():
     assert render({"{id}": 2}, {"id": 7}) == {"7": 2}
+
+
+def test_every_input_kind_the_schema_offers_is_drawn():
+    import random
+
+    from graders.spec.schema import INPUT_KINDS
+    from graders.template import generate
+
+    for kind in INPUT_KINDS:
+        assert generate(kind, {"value": 1}, random.Random(1)) is not None, kind
