@@ -156,7 +156,13 @@ def run_schema(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="runner.py schema", description="Print the spec JSON Schema.")
     p.add_argument("--out", help="write to this file instead of stdout")
+    p.add_argument("--docs", metavar="FILE", help="write the spec language reference (Markdown) to FILE instead")
     args = p.parse_args(argv)
+    if args.docs:
+        from graders.spec.docs import render_docs
+
+        Path(args.docs).write_text(render_docs(registry()), encoding="utf-8")
+        return EXIT_OK
     text = json.dumps(spec_schema(registry()), indent=2, ensure_ascii=False) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

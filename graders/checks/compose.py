@@ -62,6 +62,16 @@ def file_present(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
 RULES = {"depends_on": depends_on, "roles_present": roles_present, "file_present": file_present}
 
 
-@check_type("compose", schema=SCHEMA, needs_stack=False)
+EXAMPLE = """\
+- id: compose_written
+  points: 1
+  compose: {rule: file_present}  # with `generated_stack: false` at the top of the spec
+- id: depends_on_redis
+  points: 2
+  compose: {rule: depends_on, role: web, target: redis}
+"""
+
+
+@check_type("compose", schema=SCHEMA, needs_stack=False, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     return RULES[body["rule"]](ctx, body)

@@ -104,7 +104,17 @@ def from_python(df: Dockerfile) -> Outcome:
     return Outcome.fail(f"the image is based on {base or 'nothing'}, expected python:3.*")
 
 
-@check_type("dockerfile", schema=SCHEMA, needs_stack=False)
+EXAMPLE = """\
+- id: cmd_exec_form
+  points: 3
+  dockerfile: {rule: cmd_uvicorn_exec_form}
+- id: dockerignore
+  points: 1
+  dockerfile: {rule: dockerignore}
+"""
+
+
+@check_type("dockerfile", schema=SCHEMA, needs_stack=False, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if body["rule"] == "dockerignore":
         context = dockerfile_path(ctx, body).parent

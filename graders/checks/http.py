@@ -176,7 +176,33 @@ def judge_items(data: Any, expect: dict[str, Any], what: str) -> list[str]:
     return problems
 
 
-@check_type("http", schema=SCHEMA, usable_as_step=True)
+EXAMPLE = """\
+- id: create
+  title: "POST /items creates an item and answers its id"
+  points: 3
+  http:
+    method: POST
+    path: /items
+    json: {name: "{name}", price: "{price}"}  # a whole "{price}" stays a number
+    expect: {status: [200, 201], json: {name: "{name}"}, json_keys: [id], max_latency_s: 1.0}
+    save: {item_id: id}
+- id: listed
+  points: 2
+  needs: [create]
+  http:
+    path: /items
+    expect: {contains_json: {id: "{item_id}", name: "{name}"}}
+- id: found_by_name
+  points: 1
+  needs: [create]
+  http:
+    path: "/search/{name|urlencode}"
+    expect:
+      json_schema: {type: array, minItems: 1, items: {properties: {name: {const: "{name}"}}}}
+"""
+
+
+@check_type("http", schema=SCHEMA, usable_as_step=True, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     rendered = ctx.render(body)
     what = f"{rendered.get('method', 'GET')} {rendered['path']}"

@@ -73,7 +73,25 @@ async def observe(ctx: CheckContext, body: dict[str, Any]) -> tuple[Any, str]:
     return data, "(missing)" if value is MISSING else str(value)
 
 
-@check_type("lifecycle", schema=SCHEMA)
+EXAMPLE = """\
+- id: status_lifecycle
+  points: 6
+  needs: [submit]
+  lifecycle:
+    http: {path: "/celery/task/{celery_task_id}"}
+    field: task_status
+    states: [[PENDING, STARTED], SUCCESS]
+    allowed: [PENDING, STARTED, RECEIVED, SUCCESS]
+    within_s: 30
+    final_json: {task_result: "Notification sent to {celery_email}"}
+- id: drained
+  points: 4
+  needs: [add_task]
+  lifecycle: {redis: {key: "task:{task_id}"}, field: status, states: [completed], within_s: 25}
+"""
+
+
+@check_type("lifecycle", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     states = [s if isinstance(s, list) else [s] for s in body["states"]]

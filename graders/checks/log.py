@@ -35,7 +35,18 @@ def find_line(text: str, contains: str | None, pattern: re.Pattern | None) -> st
     return None
 
 
-@check_type("log", schema=SCHEMA)
+EXAMPLE = """\
+- id: log_line
+  points: 5
+  needs: [responds_fast]
+  log: {role: web, file: log.txt, contains: "notification for {email}: {message}", within_s: 20}
+- id: worker_started
+  points: 1
+  log: {role: worker, file: /app/worker.log, matches: "^Worker started", within_s: 10}
+"""
+
+
+@check_type("log", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     service = ctx.service(body["role"])

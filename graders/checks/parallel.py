@@ -113,7 +113,21 @@ async def submit_and_wait(ctx: CheckContext, body: dict[str, Any], deadline: flo
                       f"through {body.get('tasks', body['replicas'])} tasks")
 
 
-@check_type("parallel", schema=SCHEMA)
+EXAMPLE = """\
+- id: scale
+  points: 5
+  requires: [docker]
+  parallel:
+    role: worker
+    replicas: 3
+    submit: {method: POST, path: /add-task/, json: "{payload}", save: {task_id: task_id}}
+    status: {path: "/task/{task_id}", field: status, done: completed}
+    max_ratio: 2.0
+    within_s: 60
+"""
+
+
+@check_type("parallel", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     service = ctx.service(body["role"])
     original = (ctx.stack_info.services if ctx.stack_info else {}).get(service, {})

@@ -1,5 +1,12 @@
-"""`redis`: what the stack's own Redis holds: a key, its JSON, a list element; hashes, sets,
-sorted sets, list positions, TTLs and key patterns are judged in graders/checks/_redis/."""
+"""`redis`: what the stack's own Redis holds, read directly (not through the student's API).
+
+Name one target: `key` (any type: `exists`, `ttl`; a string key's `value`, `json`, `json_keys`),
+`hash` (a `field`'s value, or its `fields`), `list` (`contains_json` anywhere, or the element at
+`index`), `set` / `zset` (`members`, `not_members`, `scores`), or `pattern` (the keys SCAN finds:
+`count`). `ttl` bounds any single key, or every key of a pattern. An option that does not go
+with the target is a spec error. Members and values are compared as text; a non-text value
+from the spec is written as JSON (`7`, `true`). The string-key and list-element judging is
+here; the other types' in graders/checks/_redis/, one module each."""
 
 from __future__ import annotations
 
@@ -26,7 +33,8 @@ SCHEMA = {
         "exists": {"type": "boolean", "description": "the key (with `hash` + `field`: the field) exists; "
                                                      "`false`: it must be absent"},
         "value": {"type": "string", "description": "the exact text of the string key, hash field or list element"},
-        "json": {"description": "the key's JSON value must contain this (objects as subsets)"},
+        "json": {"description": "the string key's (hash field's, list element's) value is JSON containing this "
+                                "(objects as subsets)"},
         "json_keys": {"type": "array", "items": {"type": "string"},
                       "description": "dotted paths that must be present in the JSON value"},
         "contains_json": {"description": "some element of `list` must contain this JSON"},

@@ -97,7 +97,27 @@ async def _running(ctx: CheckContext, which: Any, up_for_s: float | None = None)
                         "\n".join(f"{s}: {', '.join(v) or 'no container'}" for s, v in down.items()))
 
 
-@check_type("stack", schema=SCHEMA, needs_stack=False, usable_as_step=True)
+EXAMPLE = """\
+- id: image_builds
+  points: 2
+  requires: [docker]
+  stack: {started: true}
+- id: survives_restart
+  title: "data lives in Redis: a restarted web still has the item"
+  points: 3
+  needs: [create]
+  stage: 1  # alone: nothing else talks to web while it restarts
+  setup:
+    - stack: {restart: web}  # returns once web's probe answers again
+  http: {path: "/items/{item_id}", expect: {json: {name: "{name}"}}}
+- id: all_running
+  points: 2
+  stage: 2
+  stack: {running: all, up_for_s: 10}
+"""
+
+
+@check_type("stack", schema=SCHEMA, needs_stack=False, usable_as_step=True, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if "started" in body:
         if ctx.stack_started:

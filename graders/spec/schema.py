@@ -40,8 +40,8 @@ ROLE = {
                                                           "line, or a TCP connection; awaited at start and after "
                                                           "every start, restart or scale"},
         "service": {"type": "string", "description": "pin the role to this service name"},
-        "optional": {"type": "boolean", "description": "no service playing it is not a problem of the stack "
-                                                       "(its checks still fail)"},
+        "optional": {"type": "boolean", "description": "no service playing it is not reported as a problem "
+                                                       "(checks that use it still fail)"},
     },
 }
 
