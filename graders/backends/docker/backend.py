@@ -33,7 +33,7 @@ from graders.backends.docker.support import (
 )
 from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command, scrubbed_env
-from graders.backends.readiness import port_answers
+from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
 
@@ -265,17 +265,9 @@ class DockerBackend:
         probe = self._ready.get(service) or (self.copy_of._ready.get(service) if self.copy_of else None)
         if probe is None:
             return ""
-        port, http = probe
-        deadline = time.monotonic() + timeout_s
-        while True:
-            addresses = self._published(service, port)
-            if addresses and all(port_answers(host, host_port, http) for host, host_port in addresses):
-                self._forget_ports(service)
-                return ""
-            if time.monotonic() > deadline:
-                what = "no running container publishes it" if not addresses else "it did not answer"
-                return f"port {port} of service '{service}' is not ready after {timeout_s:.0f} s: {what}"
-            time.sleep(0.3)
+        problem = wait_answering(service, probe[0], probe[1], lambda: self._published(service, probe[0]), timeout_s)
+        self._forget_ports(service)
+        return problem
 
     def read_file(self, service: str, path: str) -> bytes:
         """The file from every container of the service, joined (scaled workers each log)."""

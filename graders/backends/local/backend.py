@@ -59,7 +59,7 @@ from graders.backends.local.launch import (
 from graders.backends.local.proc import Replica, new_replica, restart_due, spawn, stop_replicas
 from graders.backends.local.rewrite import hosts_text, map_path_arg
 from graders.backends.process import run_command
-from graders.backends.readiness import port_answers
+from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
 
@@ -289,16 +289,11 @@ class LocalBackend:
         return self.launch[service].address, port
 
     def wait_ready(self, service: str, timeout_s: float) -> str:
-        """A process keeps its address and port across restarts: only the answer is waited for."""
+        """A process keeps its address and port across restarts: only its answer is awaited."""
         if service not in self._ready or service not in self.launch:
             return ""
         port, http = self._ready[service]
-        deadline = time.monotonic() + timeout_s
-        while not port_answers(self.launch[service].address, port, http):
-            if time.monotonic() > deadline:
-                return f"port {port} of service '{service}' is not ready after {timeout_s:.0f} s: it did not answer"
-            time.sleep(0.2)
-        return ""
+        return wait_answering(service, port, http, lambda: [(self.launch[service].address, port)], timeout_s)
 
     def read_file(self, service: str, path: str) -> bytes:
         """The file from every process of the service (each has its own files), joined."""
