@@ -36,7 +36,7 @@ class Usage(Exception):
 def grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="runner.py", description="Grade a lab submission (a folder with a Dockerfile "
                                 "and compose.yaml) against a YAML spec. Other commands: "
-                                "`runner.py schema`, `runner.py clean`.")
+                                "`runner.py check-spec SPEC`, `runner.py schema`, `runner.py clean`.")
     p.add_argument("submission", help="the submission folder")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="spec file (default: specs/lab4.yaml)")
     p.add_argument("--part", action="append", default=[], metavar="ID", help="grade only this part (repeatable)")
@@ -161,7 +161,13 @@ def run_schema(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="runner.py schema", description="Print the spec JSON Schema.")
     p.add_argument("--out", help="write to this file instead of stdout")
+    p.add_argument("--docs", metavar="FILE", help="write the spec language reference (Markdown) to FILE instead")
     args = p.parse_args(argv)
+    if args.docs:
+        from graders.spec.docs import render_docs
+
+        Path(args.docs).write_text(render_docs(registry()), encoding="utf-8")
+        return EXIT_OK
     text = json.dumps(spec_schema(registry()), indent=2, ensure_ascii=False) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -207,7 +213,31 @@ def run_batch(argv: list[str]) -> int:
     return batch(argv)
 
 
-COMMANDS = {"schema": run_schema, "validate": run_validate, "clean": run_clean, "batch": run_batch}
+def run_check_spec(argv: list[str]) -> int:
+    from graders.spec.lint import lint_spec
+
+    p = argparse.ArgumentParser(prog="runner.py check-spec", description="Check a spec without a submission: "
+                                "its schema, then its meaning (needs, placeholders, roles, points), then what "
+                                "would only show on a running stack. Exit 0 when it holds, 2 when it does not.")
+    p.add_argument("spec", help="the spec file, e.g. specs/lab4.yaml")
+    args = p.parse_args(argv)
+    spec = load_spec(args.spec)  # a SpecError exits 2 through main()
+    findings = lint_spec(spec)
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    errors = [f for f in findings if f.level == "error"]
+    checks = list(spec.checks())
+    base = sum(p.points for p in spec.parts if not p.bonus)
+    bonus = sum(p.points for p in spec.parts if p.bonus)
+    print(f"{args.spec}: {'FAILED' if errors else 'OK'}: {len(spec.parts)} parts, {len(checks)} checks, "
+          f"{base:g} points" + (f" (+{bonus:g} bonus)" if bonus else "")
+          + f", {len(spec.inputs)} inputs, roles: {', '.join(spec.roles) or 'none'}; "
+          f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)")
+    return EXIT_USAGE if errors else EXIT_OK
+
+
+COMMANDS = {"schema": run_schema, "validate": run_validate, "clean": run_clean, "batch": run_batch,
+            "check-spec": run_check_spec}
 
 
 def main(argv: list[str] | None = None) -> int:

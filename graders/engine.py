@@ -24,7 +24,7 @@ from typing import Any
 from graders import __version__, policy
 from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
-from graders.backends.stack_files import find_compose_file
+from graders.backends.stack_files import COMPOSE_FILES, find_compose_file
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
 from graders.dockerfile import hadolint, parse_dockerfile
 from graders.results import (
@@ -124,7 +124,12 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
               emit: EventFn, copies: dict[str, _Stack], wanted: list[str], pool: ThreadPoolExecutor) -> None:
     try:
         emit("step", "inspect")
-        _policy_gate(policy.check_files(submission, find_compose_file(submission)))
+        compose_file = find_compose_file(submission)
+        _policy_gate(policy.check_files(submission, compose_file))
+        if compose_file is None and not spec.generated_stack:
+            raise StackError("find", "no compose file: this assignment grades the stack your compose file "
+                                     "describes; write compose.yaml beside the Dockerfile",
+                             f"Compose reads one of: {', '.join(COMPOSE_FILES)}.")
         stack.info = backend.inspect()
         if stack.info.model is not None:
             root = stack.info.root or submission

@@ -4,10 +4,11 @@ checks bite, and that correct work in other styles keeps full marks.
 The reference must score full marks, bonus included. A mutant (tests/mutants/<name>/) is the
 reference with one student mistake: overlay files plus `mutant.yaml` (`description`, `kills:
 [part.check, ...]`, optional `delete: [paths]`). Each mutant must lose exactly its `kills`, and
-each check must be lost by some mutant. A variant (tests/variants/<name>/: `variant.yaml` with a
-`description`, and a `variant.patch` and/or files; `base: none` for a submission of its own
-files) is correct work written differently: it must lose no check. Copies live in one temporary
-folder, removed at the end.
+each check must be lost by some mutant. A mistake no check can catch is recorded as `kills: []`
+with `known_gap: "why"`: it is graded and listed, and never fails validate. A variant
+(tests/variants/<name>/: `variant.yaml` with a `description`, and a `variant.patch` and/or files;
+`base: none` for a submission of its own files) is correct work written differently: it must lose
+no check. Copies live in one temporary folder, removed at the end.
 Gradings run in parallel (`-j`), each in its own compose project (DockerBackend's run id names
 the project, images, network; host ports are ephemeral). Builds share BuildKit's cache: the
 reference installs requirements.txt before `COPY . .`, so code-only mutants reuse that layer.
@@ -62,6 +63,7 @@ class Mutant:
     delete: tuple[str, ...] = ()
     variant: bool = False
     from_reference: bool = True  # False: the folder's files are the whole submission
+    known_gap: str = ""  # why no check can catch it; then `kills` is empty
 
     def overlay(self) -> list[str]:
         """Files (relative, POSIX) that replace or add files of the reference."""
@@ -98,6 +100,7 @@ class Verdict:
     dead: list[str] = field(default_factory=list)  # checks no mutant made lose
     indirect: list[str] = field(default_factory=list)  # lost only as skipped (a need failed), never failed
     collateral: dict[str, list[str]] = field(default_factory=dict)  # mutant -> lost but not in kills
+    known_gaps: dict[str, list[str]] = field(default_factory=dict)  # known-gap mutant -> what it lost anyway
     survived: dict[str, list[str]] = field(default_factory=dict)  # mutant -> in kills but passed
     errors: dict[str, str] = field(default_factory=dict)  # run name -> why grading crashed
     variant_losses: dict[str, list[str]] = field(default_factory=dict)  # correct variant -> checks it lost
@@ -115,13 +118,19 @@ def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
         data = yaml.safe_load((folder / MUTANT_FILE).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise MutantError(f"{where}: cannot read: {exc}") from None
-    if not isinstance(data, dict) or set(data) - {"description", "kills", "delete"}:
-        raise MutantError(f"{where}: a mapping with description, kills and optional delete only")
+    if not isinstance(data, dict) or set(data) - {"description", "kills", "delete", "known_gap"}:
+        raise MutantError(f"{where}: a mapping with description, kills and optional delete and known_gap only")
     description, kills, delete = data.get("description"), data.get("kills"), data.get("delete") or []
+    gap = data.get("known_gap")
     if not isinstance(description, str) or not description.strip() or "\n" in description.strip():
         raise MutantError(f"{where}: description must be one non-empty line")
-    if not isinstance(kills, list) or not kills or not all(isinstance(k, str) for k in kills):
-        raise MutantError(f"{where}: kills must be a non-empty list of part.check ids")
+    if gap is not None and (not isinstance(gap, str) or not gap.strip()):
+        raise MutantError(f"{where}: known_gap says why no check catches this mistake, in words")
+    if gap is not None and kills != []:
+        raise MutantError(f"{where}: a known_gap kills nothing: write `kills: []` (or drop known_gap)")
+    if gap is None and (not isinstance(kills, list) or not kills or not all(isinstance(k, str) for k in kills)):
+        raise MutantError(f"{where}: kills must be a non-empty list of part.check ids "
+                          f"(or `kills: []` with `known_gap: \"why no check can catch it\"`)")
     if unknown := sorted(set(kills) - set(known_checks)):
         raise MutantError(f"{where}: kills names checks the spec does not have: {', '.join(unknown)}")
     if len(set(kills)) != len(kills):
@@ -129,7 +138,8 @@ def load_mutant(folder: Path, known_checks: Iterable[str]) -> Mutant:
     paths = [PurePosixPath(str(p)) for p in delete] if isinstance(delete, list) else None
     if paths is None or any(not p.parts or p.is_absolute() or ".." in p.parts for p in paths):
         raise MutantError(f"{where}: delete must list relative paths inside the submission, got {delete!r}")
-    mutant = Mutant(folder.name, folder, description.strip(), tuple(kills), tuple(p.as_posix() for p in paths))
+    mutant = Mutant(folder.name, folder, description.strip(), tuple(kills), tuple(p.as_posix() for p in paths),
+                    known_gap=(gap or "").strip())
     if not mutant.overlay() and not mutant.delete and mutant.patch is None:
         raise MutantError(f"{where}: the mutant changes nothing (no patch, no overlay files, no delete)")
     return mutant
@@ -218,6 +228,9 @@ def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mappi
         if run is None or run.error:
             continue
         killed = run.killed()
+        if mutant.known_gap:  # not counted for or against the spec: listed, with anything it lost anyway
+            verdict.known_gaps[mutant.name] = [c for c in checks if c in killed]
+            continue
         lost_somewhere |= killed
         failed_somewhere |= {c for c in killed if run.statuses.get(c) != Status.SKIPPED.value}
         if extra := [c for c in checks if c in killed and c not in mutant.kills]:
@@ -270,15 +283,18 @@ def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mut
         cells = ["[green]✔" if ref == "passed" else f"[bold red]{MARKS[ref]}"]
         for mutant in mutants:
             run = runs.get(mutant.name)
+            status = run.statuses.get(check, "error") if run and not run.error else ""
             cells.append("[magenta]!" if run is None or run.error else
-                         cell(run.statuses.get(check, "error"), check in mutant.kills))
+                         f"[yellow]{MARKS[status]}" if mutant.known_gap and status != "passed" else
+                         "" if mutant.known_gap else cell(status, check in mutant.kills))
         style = "bold red" if check in verdict.dead else ("yellow" if check in verdict.indirect else "")
         table.add_row(f"[{style}]{check}" if style else check, *cells)
     console.print(table)
     for index, mutant in enumerate(mutants, start=1):
         run = runs.get(mutant.name)
         timing = f"{run.seconds:.0f} s, build {run.build_s:.1f} s" if run else "not run"
-        console.print(f"  {index:>2} {mutant.name} ({timing}): {escape(mutant.description)}")
+        gap = " (known gap)" if mutant.known_gap else ""
+        console.print(f"  {index:>2} {mutant.name} ({timing}){gap}: {escape(mutant.description)}")
     console.print(f"reference: {reference.seconds:.0f} s, build {reference.build_s:.1f} s; {len(mutants)} mutants "
                   f"with -j {jobs}; wall clock {wall_s:.0f} s (builds of code-only mutants reuse the cached "
                   f"dependency layer: see the build times)")
@@ -298,6 +314,10 @@ def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mut
                 "variant losses": [f"{v} ({', '.join(c)})" for v, c in verdict.variant_losses.items()]}
     for label, items in findings.items():
         console.print(f"[bold red]{label}: " + escape("; ".join(items)) if items else f"[green]{label}: none")
+    for name, lost in verdict.known_gaps.items():
+        gap = next(m.known_gap for m in mutants if m.name == name)
+        caught = f" (now loses {', '.join(lost)}: name them in its kills)" if lost else ""
+        console.print(escape(f"known gap: {name}: {gap}{caught}"), style="yellow")
     if verdict.indirect:
         console.print("[yellow]note: only ever skipped (a check they need was lost), never failed: "
                       + ", ".join(verdict.indirect))
@@ -312,6 +332,7 @@ def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mappi
         "verdict": asdict(verdict),
         "reference": asdict(reference),
         "mutants": [{"name": m.name, "description": m.description, "kills": list(m.kills), "delete": list(m.delete),
+                     "known_gap": m.known_gap,
                      "overlay": m.overlay(), "run": asdict(runs[m.name]) if m.name in runs else None}
                     for m in mutants],
         "variants": [{"name": v.name, "description": v.description, "run": asdict(runs[v.name]) if v.name in runs

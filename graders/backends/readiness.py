@@ -4,6 +4,8 @@ is the app's business). Both backends wait on these before grading starts."""
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 
 
 def http_answers(sock: socket.socket) -> bool:
@@ -31,3 +33,18 @@ def port_answers(host: str, port: int, http: bool) -> bool:
                 return True  # open and waiting for the client to speak first (Redis does)
     except OSError:
         return False
+
+
+def wait_answering(service: str, port: int, http: bool, addresses: Callable[[], list[tuple[str, int]]],
+                   timeout_s: float) -> str:
+    """Until every address `addresses()` gives (one per replica, read afresh each time) answers:
+    "" when they do, else why not. After a start, restart or scale, before the next step."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = addresses()
+        if found and all(port_answers(host, host_port, http) for host, host_port in found):
+            return ""
+        if time.monotonic() > deadline:
+            why = "it did not answer" if found else "no running replica publishes it"
+            return f"port {port} of service '{service}' is not ready after {timeout_s:.0f} s: {why}"
+        time.sleep(0.3)

@@ -15,6 +15,7 @@ from graders.plugins import PluginRegistry
 from graders.results import Outcome
 
 RunFn = Callable[[CheckContext, dict[str, Any]], Awaitable[Outcome]]
+ValidateFn = Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,18 @@ class CheckType:
     schema: dict[str, Any]
     needs_stack: bool  # False: static checks of files, which run even when nothing starts
     usable_as_step: bool  # may appear in a check's `setup`
+    example: str = ""  # YAML: a list of checks of this type, for docs/spec.md (validated by a test)
+    validate: ValidateFn | None = None  # what the schema cannot say: option combinations -> problems
 
 
 _TYPES: PluginRegistry[CheckType] = PluginRegistry(__name__, __path__, skip={"context"})
 
 
-def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True,
-               usable_as_step: bool = False) -> Callable[[RunFn], RunFn]:
+def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True, usable_as_step: bool = False,
+               example: str = "", validate: ValidateFn | None = None) -> Callable[[RunFn], RunFn]:
     def register(run: RunFn) -> RunFn:
-        _TYPES.add(name, CheckType(name, run, schema, needs_stack, usable_as_step), what="check type")
+        _TYPES.add(name, CheckType(name, run, schema, needs_stack, usable_as_step, example, validate),
+                   what="check type")
         return run
 
     return register

@@ -76,3 +76,15 @@ def parse_json(text: str | bytes) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return MISSING
+
+
+def find_match(expected: Any, items: list[Any]) -> tuple[Any, list[str]]:
+    """The first item containing `expected` (MISSING if none), and the problems of the closest one."""
+    best: list[str] | None = None
+    for item in items:
+        problems = mismatches(expected, item)
+        if not problems:
+            return item, []
+        if best is None or len(problems) < len(best):
+            best = problems
+    return MISSING, best or []

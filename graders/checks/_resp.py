@@ -122,6 +122,54 @@ class CappedRedis:
     async def lrange(self, key: str, start: int, end: int) -> list[bytes]:
         return await self.execute_command("LRANGE", key, start, end) or []
 
+    async def llen(self, key: str) -> int:
+        return await self.execute_command("LLEN", key)
+
+    async def lindex(self, key: str, index: int) -> bytes | None:
+        return await self.execute_command("LINDEX", key, index)
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        return await self.execute_command("HGET", key, field)
+
+    async def hkeys(self, key: str) -> list[bytes]:
+        return await self.execute_command("HKEYS", key) or []
+
+    async def pttl(self, key: str) -> int:
+        return await self.execute_command("PTTL", key)
+
+    async def scard(self, key: str) -> int:
+        return await self.execute_command("SCARD", key)
+
+    async def sismember(self, key: str, member: Any) -> int:
+        return await self.execute_command("SISMEMBER", key, member)
+
+    async def sscan(self, key: str, cursor: int = 0, count: int | None = None) -> tuple[int, list[bytes]]:
+        reply = await self.execute_command("SSCAN", key, cursor, *(("COUNT", count) if count else ()))
+        return int(reply[0]), reply[1]
+
+    async def zcard(self, key: str) -> int:
+        return await self.execute_command("ZCARD", key)
+
+    async def zscore(self, key: str, member: Any) -> float | None:
+        reply = await self.execute_command("ZSCORE", key, member)
+        return None if reply is None else float(reply)
+
+    async def zrange(self, key: str, start: int, end: int, withscores: bool = False) -> list:
+        reply = await self.execute_command("ZRANGE", key, start, end, *(("WITHSCORES",) if withscores else ()))
+        if not withscores:
+            return reply or []
+        return [(reply[i], float(reply[i + 1])) for i in range(0, len(reply or []), 2)]
+
+    async def scan_iter(self, match: str | None = None, count: int | None = None):
+        cursor = b"0"
+        while True:
+            args = [*(("MATCH", match) if match else ()), *(("COUNT", count) if count else ())]
+            cursor, keys = await self.execute_command("SCAN", cursor, *args)
+            for key in keys:
+                yield key
+            if cursor in (b"0", 0):
+                return
+
     async def client_list(self) -> list[dict[str, str]]:
         text = (await self.execute_command("CLIENT", "LIST") or b"").decode("utf-8", "replace")
         return [dict(field.partition("=")[::2] for field in line.split()) for line in text.splitlines() if line]

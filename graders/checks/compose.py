@@ -12,10 +12,14 @@ SCHEMA = {
     "required": ["rule"],
     "additionalProperties": False,
     "properties": {
-        "rule": {"enum": ["depends_on", "roles_present"]},
-        "role": {"type": "string"},
-        "target": {"type": "string", "description": "with depends_on: the role depended on"},
-        "roles": {"type": "array", "items": {"type": "string"}},
+        "rule": {"enum": ["depends_on", "roles_present", "file_present"],
+                 "description": "`depends_on`: `role` depends on `target`; `roles_present`: a service plays each "
+                                "of `roles`; `file_present`: the student wrote a compose file (not a stack "
+                                "generated around a lone Dockerfile)"},
+        "role": {"type": "string", "description": "with `depends_on`: the role that must depend"},
+        "target": {"type": "string", "description": "with `depends_on`: the role depended on"},
+        "roles": {"type": "array", "items": {"type": "string"},
+                  "description": "with `roles_present`: roles some service must play"},
     },
 }
 
@@ -44,9 +48,30 @@ def roles_present(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     return Outcome.ok("services found: " + ", ".join(f"{r}={ctx.roles[r]}" for r in body.get("roles", [])))
 
 
-RULES = {"depends_on": depends_on, "roles_present": roles_present}
+def file_present(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    if ctx.stack_info is not None and ctx.stack_info.compose_file:
+        return Outcome.ok(f"the compose file is {ctx.stack_info.compose_file}")
+    if ctx.stack_info is None:  # the stack was not read (e.g. the file is broken): is one there at all?
+        found = sorted(p.name for p in ctx.submission.glob("*compose*.y*ml") if p.is_file())
+        if found:
+            return Outcome.ok(f"the compose file is {found[0]}")
+    return Outcome.fail("no compose file (compose.yaml or docker-compose.yml): write one that describes the "
+                        "whole stack")
 
 
-@check_type("compose", schema=SCHEMA, needs_stack=False)
+RULES = {"depends_on": depends_on, "roles_present": roles_present, "file_present": file_present}
+
+
+EXAMPLE = """\
+- id: compose_written
+  points: 1
+  compose: {rule: file_present}  # with `generated_stack: false` at the top of the spec
+- id: depends_on_redis
+  points: 2
+  compose: {rule: depends_on, role: web, target: redis}
+"""
+
+
+@check_type("compose", schema=SCHEMA, needs_stack=False, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     return RULES[body["rule"]](ctx, body)

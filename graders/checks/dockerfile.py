@@ -16,7 +16,11 @@ SCHEMA = {
     "required": ["rule"],
     "additionalProperties": False,
     "properties": {
-        "rule": {"enum": ["cmd_uvicorn_exec_form", "requirements_before_code", "dockerignore", "from_python"]},
+        "rule": {"enum": ["cmd_uvicorn_exec_form", "requirements_before_code", "dockerignore", "from_python"],
+                 "description": "`cmd_uvicorn_exec_form`: CMD runs uvicorn in exec form on 0.0.0.0; "
+                                "`requirements_before_code`: requirements are copied and installed before the "
+                                "code; `dockerignore`: a non-empty .dockerignore beside it; `from_python`: "
+                                "the final stage is FROM python:3*"},
         "role": {"type": "string", "description": "whose build to read (default: web)"},
         "file": {"type": "string", "description": "a Dockerfile path in the submission, instead of the role's"},
     },
@@ -130,7 +134,17 @@ def from_python(df: Dockerfile) -> Outcome:
     return Outcome.fail(f"the image is based on {base or 'nothing'}, expected python:3.*")
 
 
-@check_type("dockerfile", schema=SCHEMA, needs_stack=False)
+EXAMPLE = """\
+- id: cmd_exec_form
+  points: 3
+  dockerfile: {rule: cmd_uvicorn_exec_form}
+- id: dockerignore
+  points: 1
+  dockerfile: {rule: dockerignore}
+"""
+
+
+@check_type("dockerfile", schema=SCHEMA, needs_stack=False, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if body["rule"] == "dockerignore":
         context = dockerfile_path(ctx, body).parent

@@ -13,19 +13,20 @@ import httpx
 import jsonschema
 
 from graders.checks import CheckContext, CheckFailed, check_type
-from graders.checks._expect import MISSING, get_path, mismatches, missing_keys, parse_json, short
+from graders.checks._expect import MISSING, find_match, get_path, mismatches, missing_keys, parse_json, short
 from graders.results import Outcome
 
 BODY_CAP = 256 * 1024  # bytes of a response body kept; a huge answer is cut, not swallowed whole
 
 REQUEST = {
     "role": {"type": "string", "description": "whose port to call (default: web)"},
-    "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]},
-    "path": {"type": "string", "pattern": "^/"},
-    "query": {"type": "object"},
-    "form": {"type": "object"},
+    "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+               "description": "the HTTP method (default: GET)"},
+    "path": {"type": "string", "pattern": "^/", "description": "the path, placeholders filled: `/items/{item_id}`"},
+    "query": {"type": "object", "description": "query parameters (name -> value)"},
+    "form": {"type": "object", "description": "a form body (application/x-www-form-urlencoded)"},
     "json": {"description": "a JSON body: any value, or a `{input}` placeholder"},
-    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "request headers"},
     "save": {"type": "object", "additionalProperties": {"type": "string"},
              "description": "variable name -> dotted path in the JSON answer"},
 }
@@ -34,16 +35,25 @@ EXPECT = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
-        "json_keys": {"type": "array", "items": {"type": "string"}},
+        "status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}],
+                   "description": "the status, or a list of accepted ones (default: 200)"},
+        "json_keys": {"type": "array", "items": {"type": "string"},
+                      "description": "dotted paths that must be present in the JSON answer"},
         "json": {"description": "the JSON answer must contain this (objects compared as subsets)"},
         "json_or_404": {"description": "a 404 passes; any other answer must contain this JSON"},
-        "json_schema": {"type": "object"},
-        "body_contains": {"type": "array", "items": {"type": "string"}},
+        "json_schema": {"type": "object", "description": "a JSON Schema (draft 2020-12) the JSON answer must "
+                                                          "match; `{placeholders}` inside it are filled too"},
+        "contains_json": {"description": "the JSON answer is an array (or `items_at` names one) and some "
+                                         "element contains this (objects as subsets)"},
+        "not_contains_json": {"description": "the array has no element containing this (a deleted item is gone)"},
+        "items_at": {"type": "string", "description": "dotted path of the array inside the JSON answer for "
+                                                      "`contains_json` / `not_contains_json` (default: the answer)"},
+        "body_contains": {"type": "array", "items": {"type": "string"},
+                          "description": "texts the body must contain"},
         "follow_scripts": {"type": "boolean",
                            "description": "search `body_contains` in the page's own scripts too (same-origin "
                                           "<script src>, at most 8): a chat script in /static/chat.js counts"},
-        "content_type": {"type": "string"},
+        "content_type": {"type": "string", "description": "the Content-Type must start with this"},
         "max_latency_s": {"type": "number", "exclusiveMinimum": 0,
                           "description": "the answer's time bound; an answer correct but for its time is "
                                          "asked once more (a cold first call), and the second time counts"},
@@ -54,7 +64,8 @@ SCHEMA = {
     "type": "object",
     "required": ["path"],
     "additionalProperties": False,
-    "properties": {**REQUEST, "expect": EXPECT},
+    "properties": {**REQUEST, "expect": {**EXPECT, "description": "what the answer must be; no `expect`: "
+                                                                  "status 200"}},
 }
 
 
@@ -128,7 +139,8 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
         if needle not in answer.text:
             cut = f" (in its first {BODY_CAP // 1024} KB)" if answer.truncated else ""
             problems.append(f"{what}: the body does not contain {needle!r}{cut}")
-    json_expectations = [k for k in ("json_keys", "json", "json_or_404", "json_schema") if k in expect]
+    json_expectations = [k for k in ("json_keys", "json", "json_or_404", "json_schema", "contains_json",
+                                     "not_contains_json") if k in expect]
     if json_expectations and not (answer.status == 404 and "json_or_404" in expect):
         data = parse_json(answer.body)
         if data is MISSING:
@@ -139,6 +151,7 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
         for key in ("json", "json_or_404"):
             if key in expect and (diff := mismatches(expect[key], data)):
                 problems.append(f"{what}: {'; '.join(diff)}")
+        problems += judge_items(data, expect, what)
         if "json_schema" in expect:
             error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(expect["json_schema"])
                                                      .iter_errors(data))
@@ -166,7 +179,55 @@ async def with_own_scripts(ctx: CheckContext, rendered: dict[str, Any], page: An
     return replace(page, body=b"\n".join([page.body, *found])) if found else page
 
 
-@check_type("http", schema=SCHEMA, usable_as_step=True)
+def judge_items(data: Any, expect: dict[str, Any], what: str) -> list[str]:
+    """`contains_json` / `not_contains_json`: an array answer holds (or lacks) a matching element."""
+    if "contains_json" not in expect and "not_contains_json" not in expect:
+        return []
+    where = expect.get("items_at")
+    items = get_path(data, where) if where else data
+    if not isinstance(items, list):
+        return [f"{what}: {f'{where} in ' if where else ''}the JSON answer is not an array: {short(data)}"]
+    problems = []
+    if "contains_json" in expect:
+        found, closest = find_match(expect["contains_json"], items)
+        if found is MISSING:
+            near = f"; closest: {'; '.join(closest)}" if closest else ""
+            problems.append(f"{what}: no element of the {len(items)} in the array matches "
+                            f"{short(expect['contains_json'])}{near}")
+    if "not_contains_json" in expect:
+        found, _ = find_match(expect["not_contains_json"], items)
+        if found is not MISSING:
+            problems.append(f"{what}: the array still holds {short(found)}")
+    return problems
+
+
+EXAMPLE = """\
+- id: create
+  title: "POST /items creates an item and answers its id"
+  points: 3
+  http:
+    method: POST
+    path: /items
+    json: {name: "{name}", price: "{price}"}  # a whole "{price}" stays a number
+    expect: {status: [200, 201], json: {name: "{name}"}, json_keys: [id], max_latency_s: 1.0}
+    save: {item_id: id}
+- id: listed
+  points: 2
+  needs: [create]
+  http:
+    path: /items
+    expect: {contains_json: {id: "{item_id}", name: "{name}"}}
+- id: found_by_name
+  points: 1
+  needs: [create]
+  http:
+    path: "/search/{name|urlencode}"
+    expect:
+      json_schema: {type: array, minItems: 1, items: {properties: {name: {const: "{name}"}}}}
+"""
+
+
+@check_type("http", schema=SCHEMA, usable_as_step=True, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     rendered = ctx.render(body)
     what = f"{rendered.get('method', 'GET')} {rendered['path']}"

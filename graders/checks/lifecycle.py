@@ -21,16 +21,21 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "http": {"type": "object", "required": ["path"], "additionalProperties": False,
-                 "properties": {"path": {"type": "string"}, "role": {"type": "string"}}},
+                 "description": "poll a GET of this path (its JSON answer)",
+                 "properties": {"path": {"type": "string", "description": "the path to GET"},
+                                "role": {"type": "string", "description": "whose port (default: web)"}}},
         "redis": {"type": "object", "required": ["key"], "additionalProperties": False,
-                  "properties": {"key": {"type": "string"}, "role": {"type": "string"}}},
+                  "description": "poll a string key holding JSON",
+                  "properties": {"key": {"type": "string", "description": "the key to GET"},
+                                 "role": {"type": "string", "description": "the Redis role (default: redis)"}}},
         "field": {"type": "string", "description": "dotted path of the status in the JSON"},
         "states": {"type": "array", "items": STATE, "minItems": 1,
                    "description": "to be seen in this order (a list = any of them); the last is final"},
         "allowed": {"type": "array", "items": {"type": "string"},
                     "description": "any other status seen fails the check at once"},
-        "within_s": {"type": "number", "exclusiveMinimum": 0},
-        "poll_s": {"type": "number", "exclusiveMinimum": 0},
+        "within_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "the final state must be reached within this (default 30 s)"},
+        "poll_s": {"type": "number", "exclusiveMinimum": 0, "description": "time between looks (default 0.2 s)"},
         "final_json": {"description": "the last observation must contain this JSON"},
         "final_keys": {"type": "array", "items": {"type": "string"},
                        "description": "dotted paths the last observation must have (e.g. finished_at)"},
@@ -74,7 +79,25 @@ async def observe(ctx: CheckContext, body: dict[str, Any]) -> tuple[Any, str]:
     return data, "(missing)" if value is MISSING else str(value)
 
 
-@check_type("lifecycle", schema=SCHEMA)
+EXAMPLE = """\
+- id: status_lifecycle
+  points: 6
+  needs: [submit]
+  lifecycle:
+    http: {path: "/celery/task/{celery_task_id}"}
+    field: task_status
+    states: [[PENDING, STARTED], SUCCESS]
+    allowed: [PENDING, STARTED, RECEIVED, SUCCESS]
+    within_s: 30
+    final_json: {task_result: "Notification sent to {celery_email}"}
+- id: drained
+  points: 4
+  needs: [add_task]
+  lifecycle: {redis: {key: "task:{task_id}"}, field: status, states: [completed], within_s: 25}
+"""
+
+
+@check_type("lifecycle", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     states = [s if isinstance(s, list) else [s] for s in body["states"]]

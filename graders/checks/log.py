@@ -16,12 +16,13 @@ SCHEMA = {
     "required": ["role", "file"],
     "additionalProperties": False,
     "properties": {
-        "role": {"type": "string"},
+        "role": {"type": "string", "description": "whose container (every replica's file is read)"},
         "file": {"type": "string", "description": "path in the container; relative to its working directory"},
         "contains": {"type": "string", "description": "a line must contain this text"},
         "matches": {"type": "string", "description": "a line must match this regular expression"},
-        "within_s": {"type": "number", "exclusiveMinimum": 0},
-        "poll_s": {"type": "number", "exclusiveMinimum": 0},
+        "within_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "the line must appear within this (default 20 s)"},
+        "poll_s": {"type": "number", "exclusiveMinimum": 0, "description": "time between reads (default 0.5 s)"},
     },
     "anyOf": [{"required": ["contains"]}, {"required": ["matches"]}],
 }
@@ -34,7 +35,18 @@ def find_line(text: str, contains: str | None, pattern: re.Pattern | None) -> st
     return None
 
 
-@check_type("log", schema=SCHEMA)
+EXAMPLE = """\
+- id: log_line
+  points: 5
+  needs: [responds_fast]
+  log: {role: web, file: log.txt, contains: "notification for {email}: {message}", within_s: 20}
+- id: worker_started
+  points: 1
+  log: {role: worker, file: /app/worker.log, matches: "^Worker started", within_s: 10}
+"""
+
+
+@check_type("log", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     service = ctx.service(body["role"])

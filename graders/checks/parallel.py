@@ -27,15 +27,22 @@ SCHEMA = {
     "required": ["role", "replicas", "submit", "status"],
     "additionalProperties": False,
     "properties": {
-        "role": {"type": "string"},
-        "replicas": {"type": "integer", "minimum": 2, "maximum": 10},
-        "tasks": {"type": "integer", "minimum": 2, "maximum": 20},
-        "submit": {"type": "object", "required": ["path"], "additionalProperties": False, "properties": REQUEST},
+        "role": {"type": "string", "description": "the worker role the grader scales"},
+        "replicas": {"type": "integer", "minimum": 2, "maximum": 10, "description": "how many workers"},
+        "tasks": {"type": "integer", "minimum": 2, "maximum": 20,
+                  "description": "tasks submitted at once (default: `replicas`)"},
+        "submit": {"type": "object", "required": ["path"], "additionalProperties": False, "properties": REQUEST,
+                   "description": "the request that submits one task (an `http` request; `save` names its id)"},
         "status": {"type": "object", "required": ["path", "field", "done"], "additionalProperties": False,
-                   "properties": {"path": {"type": "string"}, "field": {"type": "string"},
-                                  "done": {"type": "string"}, "role": {"type": "string"}}},
-        "max_ratio": {"type": "number", "exclusiveMinimum": 1},
-        "within_s": {"type": "number", "exclusiveMinimum": 0},
+                   "description": "how a task's state is polled",
+                   "properties": {"path": {"type": "string", "description": "GET path, with the saved id"},
+                                  "field": {"type": "string", "description": "dotted path of the state"},
+                                  "done": {"type": "string", "description": "the state that means finished"},
+                                  "role": {"type": "string", "description": "whose port (default: web)"}}},
+        "max_ratio": {"type": "number", "exclusiveMinimum": 1,
+                      "description": "the slowest task may take at most this times the fastest"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "every task must be done within this"},
         "blocked_command": {"type": "string", "description": "the Redis command idle replicas block in "
                                                              "(default blpop); the burst waits for them"},
     },
@@ -106,7 +113,21 @@ async def submit_and_wait(ctx: CheckContext, body: dict[str, Any], deadline: flo
                       f"through {body.get('tasks', body['replicas'])} tasks")
 
 
-@check_type("parallel", schema=SCHEMA)
+EXAMPLE = """\
+- id: scale
+  points: 5
+  requires: [docker]
+  parallel:
+    role: worker
+    replicas: 3
+    submit: {method: POST, path: /add-task/, json: "{payload}", save: {task_id: task_id}}
+    status: {path: "/task/{task_id}", field: status, done: completed}
+    max_ratio: 2.0
+    within_s: 60
+"""
+
+
+@check_type("parallel", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     service = ctx.service(body["role"])
     original = (ctx.stack_info.services if ctx.stack_info else {}).get(service, {})

@@ -1,4 +1,12 @@
-"""`redis`: what the stack's own Redis holds: a key, its JSON, a list element."""
+"""`redis`: what the stack's own Redis holds, read directly (not through the student's API).
+
+Name one target: `key` (any type: `exists`, `ttl`; a string key's `value`, `json`, `json_keys`),
+`hash` (a `field`'s value, or its `fields`), `list` (`contains_json` anywhere, or the element at
+`index`), `set` / `zset` (`members`, `not_members`, `scores`), or `pattern` (the keys SCAN finds:
+`count`). `ttl` bounds any single key, or every key of a pattern. An option that does not go
+with the target is a spec error. Members and values are compared as text; a non-text value
+from the spec is written as JSON (`7`, `true`). The string-key and list-element judging is
+here; the other types' in graders/checks/_redis/, one module each."""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from typing import Any
 
 import redis.exceptions
 
-from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks import CheckContext, CheckFailed, _redis, check_type
 from graders.checks._expect import MISSING, mismatches, missing_keys, parse_json, short
 from graders.checks._resp import CappedRedis
 from graders.results import Outcome
@@ -17,21 +25,42 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "role": {"type": "string", "description": "the Redis role (default: redis)"},
-        "db": {"type": "integer", "minimum": 0},
+        "db": {"type": "integer", "minimum": 0, "description": "the database number (default: 0)"},
         "any_db": {"type": "boolean",
                    "description": "look for `key` in every database of the server, not only `db` (a result "
                                   "backend on redis://…/1 is as good as one on /0)"},
-        "key": {"type": "string"},
-        "list": {"type": "string", "description": "a list whose elements are inspected"},
-        "exists": {"type": "boolean"},
-        "value": {"type": "string", "description": "the key's exact string value"},
-        "json": {"description": "the key's JSON value must contain this (objects as subsets)"},
-        "json_keys": {"type": "array", "items": {"type": "string"}},
+        "key": {"type": "string", "description": "a key of any type: `exists`, `ttl`; with `value` / `json` / "
+                                                 "`json_keys`, a string key (SET) and its value"},
+        "list": {"type": "string", "description": "a list (RPUSH): its elements (`contains_json`, `min_length`) "
+                                                  "or one by position (`index`)"},
+        "exists": {"type": "boolean", "description": "the key (with `hash` + `field`: the field) exists; "
+                                                     "`false`: it must be absent"},
+        "value": {"type": "string", "description": "the exact text of the string key, hash field or list element"},
+        "json": {"description": "the string key's (hash field's, list element's) value is JSON containing this "
+                                "(objects as subsets)"},
+        "json_keys": {"type": "array", "items": {"type": "string"},
+                      "description": "dotted paths that must be present in the JSON value"},
         "contains_json": {"description": "some element of `list` must contain this JSON"},
-        "min_length": {"type": "integer", "minimum": 0},
+        **_redis.OPTIONS,
     },
-    "oneOf": [{"required": ["key"]}, {"required": ["list"]}],
+    "oneOf": [{"required": [target]} for target in _redis.TARGETS],
 }
+
+EXAMPLE = """\
+- id: item_in_hash
+  points: 3
+  needs: [create]
+  redis: {hash: items, field: "{item_id}", json: {name: "{name}"}}
+- id: cache_expires
+  points: 2
+  redis: {key: "cache:items", ttl: {min: 1, max: 60}}
+- id: tag_indexed
+  points: 2
+  redis: {set: "tag:{tag}", members: ["{item_id}"]}
+- id: task_waits
+  points: 2
+  redis: {list: task_queue, contains_json: {id: "{task_id}", status: pending}}
+"""
 
 
 def connect(ctx: CheckContext, body: dict[str, Any]) -> CappedRedis:
@@ -111,23 +140,26 @@ def judge_list(name: str, items: list[bytes], body: dict[str, Any]) -> Outcome:
                         "elements: " + short(json.dumps([i.decode("utf-8", "replace") for i in items[:5]]), 1000))
 
 
-@check_type("redis", schema=SCHEMA)
+@check_type("redis", schema=SCHEMA, example=EXAMPLE, validate=_redis.problems)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     client = connect(ctx, body)
     try:
-        if "key" in body:
+        outcome = await _redis.judge(client, body)  # None: a string key's value or a list's elements
+        if outcome is None and "key" in body:
             raw = await read_key(client, body["key"])
             if raw is None and body.get("any_db"):
                 raw, where = await find_in_any_db(ctx, body)
                 if raw is not None:
-                    outcome = judge_key(body["key"], raw, body)
-                    return Outcome(outcome.passed, f"{outcome.message} (in database {where})", outcome.details)
-            return judge_key(body["key"], raw, body)
-        kind = (await client.type(body["list"])).decode()
-        if kind not in ("list", "none"):
-            return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")
-        return judge_list(body["list"], await client.lrange(body["list"], 0, 199), body)
+                    found = judge_key(body["key"], raw, body)
+                    return Outcome(found.passed, f"{found.message} (in database {where})", found.details)
+            outcome = judge_key(body["key"], raw, body)
+        elif outcome is None:
+            kind = (await client.type(body["list"])).decode()
+            if kind not in ("list", "none"):
+                return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")
+            outcome = judge_list(body["list"], await client.lrange(body["list"], 0, 199), body)
+        return await _redis.judge_ttl(client, body, outcome)
     except redis.exceptions.RedisError as exc:
         raise CheckFailed(f"could not talk to the stack's Redis: {exc}") from None
     finally:

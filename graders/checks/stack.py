@@ -1,7 +1,9 @@
 """`stack`: the state of the running stack, and the operations a check may need.
 
 As a check: `started: true` (the build and start succeeded) or `running: all | [roles]`.
-As a setup step: `stop`, `start` or `restart` a role's service, or `scale` it.
+As a setup step: `stop`, `start` or `restart` a role's service, or `scale` it. A start, restart
+or scale returns once the role's readiness probe (its `port` and `probe`) answers again, and
+the next step reads the service's address afresh: "restart, then read" is one check.
 The engine puts the stack back in shape after every stage that changed it.
 """
 
@@ -25,11 +27,15 @@ SCHEMA = {
                      "description": "with running: and have been up this long (waits for it), so a service "
                                     "that dies after idling is caught"},
         "stop": {"type": "string", "description": "role whose service to stop"},
-        "start": {"type": "string", "description": "role whose service to start"},
-        "restart": {"type": "string"},
+        "start": {"type": "string", "description": "role whose service to start (returns once its readiness "
+                                                  "probe answers)"},
+        "restart": {"type": "string", "description": "role whose service to stop and start again (returns once "
+                                                    "its readiness probe answers)"},
         "scale": {"type": "object", "required": ["role", "replicas"], "additionalProperties": False,
-                  "properties": {"role": {"type": "string"}, "replicas": {"type": "integer", "minimum": 0,
-                                                                           "maximum": 10}}},
+                  "description": "run this many replicas of a role's service",
+                  "properties": {"role": {"type": "string", "description": "the role to scale"},
+                                 "replicas": {"type": "integer", "minimum": 0, "maximum": 10,
+                                              "description": "how many containers"}}},
     },
     "minProperties": 1,
     "maxProperties": 2,
@@ -45,6 +51,15 @@ async def wait_running(ctx: CheckContext, service: str, count: int, within_s: fl
             return True
         await asyncio.sleep(0.5)
     return False
+
+
+async def wait_ready(ctx: CheckContext, service: str) -> str:
+    """Until the service answers its readiness probe again: "" when it does, else why not."""
+    ready = getattr(ctx.backend, "wait_ready", None)
+    if ready is None:
+        return ""
+    # Within the check's own time, leaving it some to judge what comes next.
+    return await asyncio.to_thread(ready, service, min(60.0, max(5.0, ctx.timeout_s - 10)))
 
 
 async def _wait_uptime(ctx: CheckContext, services: list[str], seconds: float) -> None:
@@ -82,7 +97,27 @@ async def _running(ctx: CheckContext, which: Any, up_for_s: float | None = None)
                         "\n".join(f"{s}: {', '.join(v) or 'no container'}" for s, v in down.items()))
 
 
-@check_type("stack", schema=SCHEMA, needs_stack=False, usable_as_step=True)
+EXAMPLE = """\
+- id: image_builds
+  points: 2
+  requires: [docker]
+  stack: {started: true}
+- id: survives_restart
+  title: "data lives in Redis: a restarted web still has the item"
+  points: 3
+  needs: [create]
+  stage: 1  # alone: nothing else talks to web while it restarts
+  setup:
+    - stack: {restart: web}  # returns once web's probe answers again
+  http: {path: "/items/{item_id}", expect: {json: {name: "{name}"}}}
+- id: all_running
+  points: 2
+  stage: 2
+  stack: {running: all, up_for_s: 10}
+"""
+
+
+@check_type("stack", schema=SCHEMA, needs_stack=False, usable_as_step=True, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if "started" in body:
         if ctx.stack_started:
@@ -97,6 +132,8 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         await asyncio.to_thread(ctx.backend.scale, service, replicas)
         if not await wait_running(ctx, service, replicas):
             return Outcome.fail(f"'{service}' did not reach {replicas} running replicas")
+        if replicas and (problem := await wait_ready(ctx, service)):
+            return await _not_ready(ctx, service, problem, f"scaled to {replicas}")
         return Outcome.ok(f"scaled '{service}' to {replicas}")
     action = next(iter(body))  # stop / start / restart: one key
     service = ctx.service(body[action])
@@ -105,5 +142,13 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if action in ("start", "restart"):
         await asyncio.to_thread(ctx.backend.start_service, service)
         if not await wait_running(ctx, service, 1):
-            return Outcome.fail(f"'{service}' did not come back up after start")
-    return Outcome.ok(f"{action} '{service}'")
+            return Outcome.fail(f"'{service}' did not come back up after {action}")
+        if problem := await wait_ready(ctx, service):
+            return await _not_ready(ctx, service, problem, f"after {action}")
+    return Outcome.ok(f"{action} '{service}'" + (" (ready again)" if action != "stop" else ""))
+
+
+async def _not_ready(ctx: CheckContext, service: str, problem: str, when: str) -> Outcome:
+    last = (await asyncio.to_thread(ctx.backend.logs, service, 8)).splitlines()[-3:]
+    return Outcome.fail(f"'{service}' runs {when} but is not ready: {problem}"
+                        + (f"; its last log lines: {' | '.join(last)}" if last else ""))

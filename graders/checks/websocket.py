@@ -33,10 +33,14 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "role": {"type": "string", "description": "whose port to connect to (default: web)"},
-        "path": {"type": "string", "pattern": "^/"},
-        "scenario": {"enum": ["broadcast", "disconnects"]},
-        "clients": {"type": "integer", "minimum": 1, "maximum": 50},
-        "within_s": {"type": "number", "exclusiveMinimum": 0},
+        "path": {"type": "string", "pattern": "^/", "description": "the websocket path (default: /ws)"},
+        "scenario": {"enum": ["broadcast", "disconnects"],
+                     "description": "`broadcast`: every client gets every message, its own included; "
+                                    "`disconnects`: after one client vanishes and one closes, the rest still "
+                                    "chat and a newcomer joins"},
+        "clients": {"type": "integer", "minimum": 1, "maximum": 50, "description": "how many (default 2)"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "each message must arrive within this (default 2 s)"},
     },
 }
 
@@ -182,7 +186,18 @@ async def disconnects(url: str, count: int, within_s: float) -> str:
 SCENARIOS = {"broadcast": broadcast, "disconnects": disconnects}
 
 
-@check_type("websocket", schema=SCHEMA)
+EXAMPLE = """\
+- id: broadcast
+  points: 7
+  websocket: {path: /ws, scenario: broadcast, clients: 2, within_s: 2}
+- id: survives_disconnects
+  points: 7
+  needs: [broadcast]  # also runs it after broadcast: one chat server, one scenario at a time
+  websocket: {path: /ws, scenario: disconnects, clients: 4, within_s: 2}
+"""
+
+
+@check_type("websocket", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     url = ctx.base_url(body.get("role", "web")).replace("http://", "ws://", 1) + body.get("path", "/ws")

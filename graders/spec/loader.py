@@ -26,7 +26,7 @@ from graders.spec.model import (
     roles_named,
 )
 from graders.spec.schema import spec_schema
-from graders.template import placeholders
+from graders.template import FILTERS, placeholders, unknown_filters
 
 
 class SpecError(Exception):
@@ -157,6 +157,13 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             setup = tuple(Step(type=next(iter(s)), body=next(iter(s.values()))) for s in check.get("setup", []))
             for name in sorted(placeholders([check[type_name], *(s.body for s in setup)]) - variables):
                 problem([*cpath, type_name], f"'{{{name}}}' is neither an input nor saved by a check")
+            for name in sorted(unknown_filters([check[type_name], *(s.body for s in setup)])):
+                problem([*cpath, type_name], f"no filter '|{name}'; the filters are: {', '.join(FILTERS)}")
+            bodies = [([*cpath, type_name], type_name, check[type_name]),
+                      *(([*cpath, "setup", si, s.type], s.type, s.body) for si, s in enumerate(setup))]
+            for body_path, kind, body in bodies:  # what each type's schema cannot say alone
+                for message in (types[kind].validate(body) if types[kind].validate else []):
+                    problem(body_path, message)
             for role in sorted(roles_named([check[type_name], *(s.body for s in setup)]) - set(roles)):
                 problem([*cpath, type_name], f"role '{role}' is not defined in `roles`")
             if check.get("copy") is not None and check["copy"] not in copies:
@@ -187,7 +194,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
                 copies=copies, limits=GradingLimits(**(data.get("limits") or {})),
                 allowed_images=tuple((data.get("policy") or {}).get("images", ())),
-                allowed_registries=tuple((data.get("policy") or {}).get("registries", ())))
+                allowed_registries=tuple((data.get("policy") or {}).get("registries", ())),
+                generated_stack=bool(data.get("generated_stack", True)))
     return spec, problems
 
 

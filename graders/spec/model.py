@@ -112,6 +112,7 @@ class Spec:
     limits: GradingLimits = field(default_factory=GradingLimits)
     allowed_images: tuple[str, ...] = ()  # spec `policy.images`: local-only images builds may use
     allowed_registries: tuple[str, ...] = ()  # spec `policy.registries`: registries on the grader's network
+    generated_stack: bool = True  # False: a Dockerfile without a compose file is not graded in a made-up stack
 
     def checks(self):
         for part in self.parts:

@@ -1,11 +1,21 @@
 """The JSON Schema of a spec, assembled from the skeleton here and each check type's own
 fragment, so a new check type brings its schema along. `specs/spec.schema.json` is this,
-written out (`runner.py schema`) for editors; a test keeps the two equal."""
+written out (`runner.py schema`) for editors; a test keeps the two equal. Every option has a
+`description`: docs/spec.md is generated from them (a test fails on one without)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+# What each input kind draws (graders.template.generate draws them; a test keeps the two in step).
+INPUT_KINDS = {
+    "email": "a fresh address like `cedar.1f2e3d4c@example.org`",
+    "words": "`count` words (default 3), the last a random hex token: `amber delta 9c0ffee1`",
+    "uuid": "a random UUID4 as text",
+    "int": "an integer between `min` (default 1) and `max` (default 1000000)",
+    "json_object": "an object `{job: text, count: int, urgent: bool}`, different each run",
+    "const": "always `value` (any YAML value): for a fixed input that still reads as `{name}`",
+}
 HINT = {
     "description": "Advice for the student: one text, or one per language code (ru, en).",
     "oneOf": [
@@ -15,19 +25,23 @@ HINT = {
     ],
 }
 
+GLOBS = {"type": "array", "items": {"type": "string"}}
 ROLE = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "names": {"type": "array", "items": {"type": "string"}, "description": "usual service names"},
-        "image": {"type": "array", "items": {"type": "string"}, "description": "image globs, e.g. redis*"},
-        "command": {"type": "array", "items": {"type": "string"}, "description": "command globs"},
-        "not_command": {"type": "array", "items": {"type": "string"}},
+        "names": {**GLOBS, "description": "usual service names, tried first"},
+        "image": {**GLOBS, "description": "image globs, e.g. `redis*`: a service running such an image plays it"},
+        "command": {**GLOBS, "description": "command globs, e.g. `*celery*worker*`"},
+        "not_command": {**GLOBS, "description": "command globs that rule a service out"},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535,
                  "description": "container port the grader probes; published on loopback"},
-        "probe": {"enum": ["http", "tcp"], "description": "readiness on `port`: HTTP answers, or TCP accepts"},
+        "probe": {"enum": ["http", "tcp"], "description": "readiness on `port` (default tcp): any HTTP status "
+                                                          "line, or a TCP connection; awaited at start and after "
+                                                          "every start, restart or scale"},
         "service": {"type": "string", "description": "pin the role to this service name"},
-        "optional": {"type": "boolean"},
+        "optional": {"type": "boolean", "description": "no service playing it is not reported as a problem "
+                                                       "(checks that use it still fail)"},
     },
 }
 
@@ -36,11 +50,12 @@ INPUT = {
     "required": ["kind"],
     "additionalProperties": False,
     "properties": {
-        "kind": {"enum": ["email", "words", "uuid", "int", "json_object", "const"]},
-        "count": {"type": "integer", "minimum": 1, "maximum": 50},
-        "min": {"type": "integer"},
-        "max": {"type": "integer"},
-        "value": {},
+        "kind": {"enum": list(INPUT_KINDS), "description": "what is drawn: " + "; ".join(
+            f"`{kind}`: {text}" for kind, text in INPUT_KINDS.items())},
+        "count": {"type": "integer", "minimum": 1, "maximum": 50, "description": "with `words`: how many"},
+        "min": {"type": "integer", "description": "with `int`: the smallest value"},
+        "max": {"type": "integer", "description": "with `int`: the largest value"},
+        "value": {"description": "with `const`: the value"},
     },
 }
 
@@ -57,28 +72,34 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
         "required": ["id", "points"],
         "additionalProperties": False,
         "properties": {
-            "id": ID,
-            "title": {"type": "string"},
-            "points": {"type": "number", "minimum": 0},
+            "id": {**ID, "description": "unique in its part; `part.id` elsewhere"},
+            "title": {"type": "string", "description": "what the check proves, for the report"},
+            "points": {"type": "number", "minimum": 0, "description": "earned when the check passes"},
             "needs": {"type": "array", "items": {"type": "string"},
-                      "description": "checks that must pass first: `id` in this part or `part.id`"},
+                      "description": "checks that must pass first: `id` in this part or `part.id`; "
+                                     "otherwise this one is skipped, not failed twice"},
             "after": {"type": "array", "items": {"type": "string"},
                       "description": "checks that must have finished first, whatever their result "
                                      "(orders use of a shared service without coupling verdicts)"},
             "stage": {"type": "integer", "minimum": 0, "maximum": 9,
-                      "description": "stages run in order; checks of one stage run concurrently"},
-            "visibility": {"enum": ["visible", "hidden", "after_due_date"]},
+                      "description": "stages run in order; checks of one stage run concurrently; after a "
+                                     "stage, what its checks stopped or scaled is put back"},
+            "visibility": {"enum": ["visible", "hidden", "after_due_date"],
+                           "description": "`hidden` / `after_due_date`: left out of a student's report "
+                                          "(`--audience student`); the points still count"},
             "hint": HINT,
             "contract": {**HINT, "description": "the line of the assignment this check enforces (text, or "
                                                 "{ru: …, en: …}); shown in `describe` and beside a failure"},
             "advice": {"type": "boolean",
                        "description": "good practice the assignment does not require: reported, never scored "
                                       "(needs `points: 0`)"},
-            "timeout_s": SECONDS,
+            "timeout_s": {**SECONDS, "description": "this check's time limit (default: `timeouts.check_s`)"},
             "requires": {"type": "array", "items": {"enum": ["docker"]}, "uniqueItems": True,
                          "description": "backend capabilities the check needs; without them it is left "
                                         "out of the score (e.g. `docker` on the local backend)"},
-            "setup": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+            "setup": {"type": "array", "items": {"$ref": "#/$defs/step"},
+                      "description": "steps run first, in order (`http` requests, `stack` actions); a step "
+                                     "that fails fails the check"},
             "copy": {"type": "string", "description": "run on this copy of the stack (see `copies`) instead "
                                                       "of the main one; backends without copies use the main"},
             **type_refs,
@@ -91,14 +112,28 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
         "required": ["version", "parts"],
         "additionalProperties": False,
         "properties": {
-            "version": {"const": 1},
-            "title": {"type": "string"},
-            "inputs": {"type": "object", "propertyNames": ID, "additionalProperties": INPUT},
-            "roles": {"type": "object", "propertyNames": ID, "additionalProperties": ROLE},
+            "version": {"const": 1, "description": "the spec language's version: 1"},
+            "title": {"type": "string", "description": "the assignment's name, for reports"},
+            "inputs": {"type": "object", "propertyNames": ID, "additionalProperties": INPUT,
+                       "description": "values drawn fresh each grading, used as `{name}` in checks"},
+            "roles": {"type": "object", "propertyNames": ID, "additionalProperties": ROLE,
+                      "description": "how each service is found whatever the student named it"},
+            "generated_stack": {"type": "boolean",
+                                "description": "true (default): a submission with a Dockerfile and no compose "
+                                               "file is graded in a generated stack (web + redis); false: it "
+                                               "is told to write a compose file, and nothing runs"},
             "timeouts": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {k: SECONDS for k in ("build_s", "start_s", "check_s", "total_s")},
+                "description": "seconds for the build, the start, each check and the whole grading "
+                               "(the CLI's --*-timeout flags override them)",
+                "properties": {
+                    "build_s": {**SECONDS, "description": "the image build (default 900)"},
+                    "start_s": {**SECONDS, "description": "the start, until every probed port answers "
+                                                          "(default 120)"},
+                    "check_s": {**SECONDS, "description": "each check, its setup included (default 90)"},
+                    "total_s": {**SECONDS, "description": "the whole grading (default 1800)"},
+                },
             },
             "copies": {
                 "type": "object", "propertyNames": ID,
@@ -126,6 +161,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
             },
             "policy": {
                 "type": "object", "additionalProperties": False,
+                "description": "exceptions to the grader's policy (docs/policy.md) this assignment needs",
                 "properties": {
                     "images": {"type": "array", "items": {"type": "string"},
                                "description": "globs of images that exist only on the grading machine and that "
@@ -135,7 +171,8 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                                                   "(loopback, private addresses) that images may come from"},
                 },
             },
-            "parts": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/part"}},
+            "parts": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/part"},
+                      "description": "the graded parts, in report order"},
         },
         "$defs": {
             "part": {
@@ -143,11 +180,13 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                 "required": ["id", "checks"],
                 "additionalProperties": False,
                 "properties": {
-                    "id": ID,
-                    "title": {"type": "string"},
-                    "points": {"type": "number", "minimum": 0},
-                    "bonus": {"type": "boolean"},
-                    "checks": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/check"}},
+                    "id": {**ID, "description": "unique among parts"},
+                    "title": {"type": "string", "description": "the part's name, for reports"},
+                    "points": {"type": "number", "minimum": 0,
+                               "description": "must equal the sum of its checks' points (a guard against typos)"},
+                    "bonus": {"type": "boolean", "description": "its points come on top of the maximum"},
+                    "checks": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/check"},
+                               "description": "each with `id`, `points` and exactly one check type"},
                 },
             },
             "check": check,

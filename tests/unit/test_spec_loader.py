@@ -149,3 +149,17 @@ def test_an_unknown_copy_or_a_copy_of_an_unknown_role_is_named_with_its_line(tmp
     problems = problems_of(write(tmp_path, text))
     assert any(":5: copies.side.start[0]: role 'db' is not defined" in p for p in problems), problems
     assert any(".checks[0].copy: no copy 'elsewhere' in `copies` (defined: side)" in p for p in problems), problems
+
+
+def test_an_unknown_filter_is_a_spec_error_naming_the_known_ones(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("inputs:", "").replace("roles:", "inputs:\n  who: {kind: email}\nroles:")
+                 .replace("path: /ping,", "path: '/ping/{who|shout}',"))
+    (problem,) = problems_of(path)
+    assert "no filter '|shout'" in problem and "upper" in problem
+
+
+def test_a_check_types_own_meaning_checks_name_the_path(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("roles:", "roles:\n  redis: {names: [redis], port: 6379}")
+                 .replace("http: {path: /ping, expect: {status: 200}}", "redis: {set: tags, index: 0}"))
+    (problem,) = problems_of(path)
+    assert ".checks[0].redis: `index` does not apply to `set`" in problem

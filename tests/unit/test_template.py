@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graders.template import draw_inputs, placeholders, render
+from graders.template import draw_inputs, placeholders, render, unknown_filters
 
 INPUTS = {"email": {"kind": "email"}, "message": {"kind": "words", "count": 3},
           "payload": {"kind": "json_object"}, "id": {"kind": "uuid"}}
@@ -34,3 +34,41 @@ def test_placeholders_inside_text_are_filled_and_unknown_ones_kept():
 def test_placeholders_are_found_at_any_depth():
     assert placeholders({"a": ["{x}", {"b": "pre {y} post"}], "{z}": 1}) == {"x", "y", "z"}
 
+
+
+def test_filters_transform_a_value_and_keep_its_type_when_whole():
+    variables = {"name": "Cedar Box", "payload": {"a": 1}, "tags": ["x", "y"], "n": 42}
+    assert render("{name|upper}", variables) == "CEDAR BOX"
+    assert render("{name|lower}", variables) == "cedar box"
+    assert render("{tags|len}", variables) == 2 and render("{name|len}", variables) == 9
+    assert render("{payload|json}", variables) == '{"a": 1}'
+    assert render("{n|str}", variables) == "42" and render("{n}", variables) == 42
+    assert render("/find/{name|urlencode}", variables) == "/find/Cedar%20Box"
+
+
+def test_filters_chain_left_to_right_inside_text():
+    assert render("len={payload|json|len}, {name|lower|upper}", {"payload": {"a": 1}, "name": "Ab"}) == "len=8, AB"
+
+
+def test_an_unknown_filter_is_found_and_left_unrendered():
+    assert unknown_filters({"path": "/x/{id|shout}", "q": "{id|upper}"}) == {"shout"}
+    assert render("/x/{id|shout}", {"id": "a"}) == "/x/{id|shout}"
+    assert placeholders("/x/{id|shout|upper}") == {"id"}
+
+
+def test_regex_quantifiers_and_json_braces_are_not_placeholders():
+    assert placeholders({"pattern": "^[a-f0-9]{8}$", "text": '{"a": 1}'}) == set()
+
+
+def test_object_keys_stay_text_even_from_a_whole_placeholder():
+    assert render({"{id}": 2}, {"id": 7}) == {"7": 2}
+
+
+def test_every_input_kind_the_schema_offers_is_drawn():
+    import random
+
+    from graders.spec.schema import INPUT_KINDS
+    from graders.template import generate
+
+    for kind in INPUT_KINDS:
+        assert generate(kind, {"value": 1}, random.Random(1)) is not None, kind

@@ -36,7 +36,7 @@ from graders.backends.docker.support import (
 )
 from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command, scrubbed_env
-from graders.backends.readiness import port_answers
+from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
 
@@ -73,7 +73,11 @@ class DockerBackend:
         self.info: StackInfo | None = None
         self.model: dict[str, Any] = {}
         self.compose_path = self.workdir / "compose.grader.json"
+        # (service, container port) -> published (host, port). A container started again gets a new
+        # ephemeral port: every start, stop, scale and restore (and any start or death the engine
+        # reports) drops the service's entries, so the next address() reads the port again.
         self._ports: dict[tuple[str, int], tuple[str, int]] = {}
+        self._ready: dict[str, tuple[int, bool]] = {}  # service -> (port, http): the probes start() got
         self.dirty = False  # a check stopped, started or scaled a service since the last restore
         self._stopped: set[str] = set()  # services a check stopped: restore() starts them again
         self._scaled: dict[str, int] = {}  # services a check scaled -> their replicas before
@@ -182,6 +186,7 @@ class DockerBackend:
         """`up`, then wait until every port in `ready` answers (`ready` maps a service to its
         port and whether HTTP must answer there). A service in `ready` that exits fails the
         start; any other that exits is returned as a warning, and grading goes on."""
+        self._ready = dict(ready)
         self._watch_exits()
         result = self._compose("up", "-d", "--no-build", "--pull", "never", *self.start_only, timeout=timeout_s)
         if not result.ok:
@@ -210,17 +215,23 @@ class DockerBackend:
         return [f"{message}; last log lines:\n{self.logs(service, 10)}" for service, message in self._exited()]
 
     def _watch_exits(self) -> None:
-        """Record every `die` of this project's containers, from the engine's event stream."""
+        """Record every `die` of this project's containers, from the engine's event stream; a start
+        or a death also makes the service's published ports be read again."""
         client = docker.from_env(timeout=None)
         self._events = client.events(decode=True, filters={
-            "type": "container", "event": "die", "label": [f"com.docker.compose.project={self.project}"]})
+            "type": "container", "event": ["die", "start"],
+            "label": [f"com.docker.compose.project={self.project}"]})
 
         def pump() -> None:
             try:
                 for event in self._events:
                     attrs = event.get("Actor", {}).get("Attributes", {})
+                    service = attrs.get("com.docker.compose.service", "?")
+                    self._forget_ports(service)
+                    if (event.get("Action") or event.get("status")) != "die":
+                        continue
                     code = attrs.get("exitCode")
-                    self.exit_watch.record(event.get("id", ""), attrs.get("com.docker.compose.service", "?"),
+                    self.exit_watch.record(event.get("id", ""), service,
                                            int(code) if str(code).lstrip("-").isdigit() else None,
                                            where=self.copy_name)
             except Exception:  # noqa: BLE001 - the stream ends when teardown closes it
@@ -263,19 +274,33 @@ class DockerBackend:
         return self.client.containers.list(all=all_, filters={"label": labels})
 
     def address(self, service: str, port: int) -> tuple[str, int]:
-        key = (service, port)
-        if key not in self._ports:
-            for container in self._containers(service, all_=False):
-                bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp") or []
-                for binding in bindings:
-                    if binding.get("HostPort"):
-                        self._ports[key] = ("127.0.0.1", int(binding["HostPort"]))
-                        break
-                if key in self._ports:
-                    break
-            else:
+        found = self._ports.get((service, port))  # one read: the event thread may drop the entry meanwhile
+        if found is None:
+            published = self._published(service, port)
+            if not published:
                 raise StackError("address", f"service '{service}' has no running container publishing port {port}")
-        return self._ports[key]
+            found = self._ports[(service, port)] = published[0]
+        return found
+
+    def _forget_ports(self, service: str) -> None:
+        for key in [k for k in list(self._ports) if k[0] == service]:
+            self._ports.pop(key, None)
+
+    def _published(self, service: str, port: int) -> list[tuple[str, int]]:
+        """Where each running container of the service publishes `port`, read now."""
+        found = []
+        for container in self._containers(service, all_=False):
+            bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp") or []
+            found += [("127.0.0.1", int(b["HostPort"])) for b in bindings[:1] if b.get("HostPort")]
+        return found
+
+    def wait_ready(self, service: str, timeout_s: float) -> str:
+        probe = self._ready.get(service) or (self.copy_of._ready.get(service) if self.copy_of else None)
+        if probe is None:
+            return ""
+        problem = wait_answering(service, probe[0], probe[1], lambda: self._published(service, probe[0]), timeout_s)
+        self._forget_ports(service)
+        return problem
 
     def read_file(self, service: str, path: str) -> bytes:
         """The file from every container of the service, joined (scaled workers each log)."""
@@ -333,11 +358,13 @@ class DockerBackend:
         self.dirty = True
         self._stopped.add(service)
         self._expect_exits(service)
+        self._forget_ports(service)
         self._checked(self._compose("stop", "-t", "3", service, timeout=60), f"stop {service}")
 
     def start_service(self, service: str) -> None:
         self.dirty = True
         self._stopped.discard(service)
+        self._forget_ports(service)
         if self._containers(service):
             self._checked(self._compose("start", service, timeout=60), f"start {service}")
         else:  # a copy's service that was never started has no container yet
@@ -363,6 +390,8 @@ class DockerBackend:
                 _quietly(container.remove, force=True, v=True)
         for service in sorted(self._stopped):
             self._checked(self._compose("start", service, timeout=60), f"start {service}")
+        for service in sorted(self._stopped):  # the next stage's checks find it answering
+            self.wait_ready(service, 60)
         self._scaled.clear()
         self._stopped.clear()
         self.dirty = False

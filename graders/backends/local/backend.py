@@ -59,7 +59,7 @@ from graders.backends.local.launch import (
 from graders.backends.local.proc import Replica, new_replica, restart_due, spawn, stop_replicas
 from graders.backends.local.rewrite import hosts_text, map_path_arg
 from graders.backends.process import run_command
-from graders.backends.readiness import port_answers
+from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
 
@@ -105,6 +105,7 @@ class LocalBackend:
         self.venvs: dict[str, Venv] = {}
         self.timings: dict[str, float] = {}
         self._images: dict[str, Image] = {}
+        self._ready: dict[str, tuple[int, bool]] = {}  # service -> (port, http): the probes start() got
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -238,6 +239,7 @@ class LocalBackend:
         wait until each port in `ready` answers. A `ready` service that exits fails the start;
         another that exits is returned as a warning."""
         deadline = time.monotonic() + timeout_s
+        self._ready = dict(ready)
         for name in start_order(self.model["services"], {n: launch.kind for n, launch in self.launch.items()}):
             for dep in self.model["services"][name].get("depends_on") or {}:
                 if dep in self.launch and self.launch[dep].kind == "redis":
@@ -285,6 +287,13 @@ class LocalBackend:
         if service not in self.launch or not any(r.running() for r in self.replicas.get(service, [])):
             raise StackError("address", f"service '{service}' has no running process listening on port {port}")
         return self.launch[service].address, port
+
+    def wait_ready(self, service: str, timeout_s: float) -> str:
+        """A process keeps its address and port across restarts: only its answer is awaited."""
+        if service not in self._ready or service not in self.launch:
+            return ""
+        port, http = self._ready[service]
+        return wait_answering(service, port, http, lambda: [(self.launch[service].address, port)], timeout_s)
 
     def read_file(self, service: str, path: str) -> bytes:
         """The file from every process of the service (each has its own files), joined."""
@@ -375,6 +384,8 @@ class LocalBackend:
                     shutil.rmtree(replica.root, ignore_errors=True)
         for service in sorted(self._stopped):
             self.start_service(service)
+        for service in sorted(self._stopped):  # the next stage's checks find it answering
+            self.wait_ready(service, 60)
         self._scaled.clear()
         self._stopped.clear()
         self.dirty = False
