@@ -32,6 +32,20 @@ def _length(value: Any) -> int:
     return len(value) if isinstance(value, (str, list, dict)) else len(_as_text(value))
 
 
+def _other(value: Any) -> Any:
+    """A value of the same shape that is not `value`: the id an API never issued, shaped like
+    the ones it does (an integer route answers 422 to a UUID, a UUID route to an integer)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value + 10**9
+    text = _as_text(value)
+    if text.isdigit():
+        return str(int(text) + 10**9)
+    try:
+        return str(uuid.UUID(bytes=uuid.uuid5(uuid.UUID(text), "other").bytes, version=4))
+    except ValueError:
+        return text[::-1] if text[::-1] != text else text + "0"
+
+
 # name -> (function, description). Fixed on purpose: a spec stays readable without the source.
 FILTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "upper": (lambda v: _as_text(v).upper(), "the text in upper case: `{name|upper}`"),
@@ -42,6 +56,9 @@ FILTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "str": (_as_text, "the value as text: a whole-string `\"{count|str}\"` sends `\"42\"`, not `42`"),
     "urlencode": (lambda v: quote(_as_text(v), safe=""), "percent-encoded for a URL path segment: "
                                                          "`/search/{words|urlencode}`"),
+    "other": (_other, "another value of the same shape, never the same: an integer (or digits) plus 10^9, "
+                      "another UUID4 for a UUID, the text reversed: `/task/{task_id|other}` is an id the "
+                      "API never issued, of the type its route accepts"),
 }
 
 

@@ -72,3 +72,15 @@ def test_every_input_kind_the_schema_offers_is_drawn():
 
     for kind in INPUT_KINDS:
         assert generate(kind, {"value": 1}, random.Random(1)) is not None, kind
+
+
+def test_other_gives_an_id_of_the_same_shape_that_is_not_the_one_issued():
+    import uuid
+
+    assert render("{id|other}", {"id": 1}) == 1_000_000_001  # an INCR id: another integer, never issued
+    assert render("/task/{id|other}", {"id": "42"}) == "/task/1000000042"
+    issued = "e91d41f0-9c39-48d4-937e-b27ca9ec7d66"
+    other = render("{id|other}", {"id": issued})
+    assert other != issued and uuid.UUID(other).version == 4  # a route typed UUID4 still accepts it
+    assert render("{id|other}", {"id": issued}) == other  # the same each time: a spec stays repeatable
+    assert render("{id|other}", {"id": "job-7a"}) == "a7-boj" and render("{id|other}", {"id": "aa"}) == "aa0"
