@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import shlex
 from pathlib import Path
@@ -17,7 +18,9 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "rule": {"enum": ["cmd_uvicorn_exec_form", "requirements_before_code", "dockerignore", "from_python"],
-                 "description": "`cmd_uvicorn_exec_form`: CMD runs uvicorn in exec form on 0.0.0.0; "
+                 "description": "`cmd_uvicorn_exec_form`: CMD (or the compose command) runs uvicorn in exec form "
+                                "on 0.0.0.0 (gunicorn with uvicorn workers, `fastapi run` and a Python file "
+                                "calling uvicorn.run(host=...) count); "
                                 "`requirements_before_code`: requirements are copied and installed before the "
                                 "code; `dockerignore`: a non-empty .dockerignore beside it; `from_python`: "
                                 "the final stage is FROM python:3*"},
@@ -38,6 +41,12 @@ def dockerfile_path(ctx: CheckContext, body: dict[str, Any]) -> Path:
     if isinstance(build, dict) and build.get("context"):
         return Path(build["context"]) / build.get("dockerfile", "Dockerfile")
     return ctx.submission / "Dockerfile"
+
+
+def build_context(ctx: CheckContext, body: dict[str, Any]) -> Path:
+    services = ctx.stack_info.services if ctx.stack_info else {}
+    build = services.get(ctx.roles.get(body.get("role", "web"), ""), {}).get("build")
+    return Path(build["context"]) if isinstance(build, dict) and build.get("context") else ctx.submission
 
 
 def load(ctx: CheckContext, body: dict[str, Any]) -> Dockerfile:
@@ -68,9 +77,62 @@ def server_host(words: list[str]) -> tuple[str, str] | None:
     return None
 
 
-def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None) -> Outcome:
+def _script(words: list[str], context: Path) -> Path | None:
+    """The file `python [-u] X.py` or `python -m pkg.mod` runs, found in the build context."""
+    if not words or not Path(words[0]).name.startswith("python"):
+        return None
+    args = [w for w in words[1:] if w not in ("-u", "-B", "-O")]
+    if args[:1] == ["-m"] and len(args) > 1:
+        module = args[1].replace(".", "/")
+        candidates = [context / f"{module}.py", context / module / "__main__.py"]
+    elif args and args[0].endswith(".py"):
+        candidates = [context / args[0].lstrip("/"), context / Path(args[0]).name]
+    else:
+        return None
+    return next((c for c in candidates if c.is_file() and c.resolve().is_relative_to(context.resolve())), None)
+
+
+def _literal_host(node: ast.expr) -> str | None:
+    """"0.0.0.0", or the default of os.getenv("HOST", "0.0.0.0") / os.environ.get(...)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Call) and len(node.args) == 2 and isinstance(node.func, ast.Attribute) \
+            and node.func.attr in ("getenv", "get"):
+        return _literal_host(node.args[1])
+    return None
+
+
+def _uvicorn_runs(tree: ast.AST) -> list[ast.Call]:
+    """Calls of uvicorn.run (`import uvicorn [as u]`, `from uvicorn import run`)."""
+    modules = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+               if a.name == "uvicorn"}
+    functions = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                 and n.module == "uvicorn" for a in n.names if a.name == "run"}
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and (
+        isinstance(n.func, ast.Attribute) and n.func.attr == "run" and isinstance(n.func.value, ast.Name)
+        and n.func.value.id in modules or isinstance(n.func, ast.Name) and n.func.id in functions)]
+
+
+def script_server(words: list[str], context: Path | None) -> tuple[str, str] | None:
+    """("uvicorn.run in X.py", host) when the command runs a Python file that calls uvicorn.run."""
+    script = _script(words, context) if context else None
+    try:
+        calls = _uvicorn_runs(ast.parse(script.read_bytes()[:200_000])) if script else []
+    except (SyntaxError, ValueError, OSError):
+        return None
+    if not calls:
+        return None
+    host = next((k.value for k in calls[0].keywords if k.arg == "host"), None)
+    if host is None:
+        return f"uvicorn.run in {script.name}", "127.0.0.1 (default)"
+    # An expression we cannot evaluate: the stack answering on its published port shows where it listens.
+    return f"uvicorn.run in {script.name}", _literal_host(host) or "0.0.0.0"
+
+
+def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None, context: Path | None = None) -> Outcome:
     """The command the web service runs serves on 0.0.0.0: the compose `command` when there is
-    one (compose never runs it through a shell), else the Dockerfile's CMD in exec form."""
+    one (compose never runs it through a shell), else the Dockerfile's CMD in exec form. A
+    Python file that calls uvicorn.run(app, host=...) is read from the build `context`."""
     if command:
         words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
         found = server_host(words)
@@ -85,15 +147,16 @@ def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None) -> Outcome:
         entry = df.last("ENTRYPOINT")
         words = [*(entry.words if entry and cmd.name == "CMD" else []), *cmd.exec_form]
         found, where = server_host(words), f"line {cmd.line}: CMD"
+    found = found or script_server(words, context)
     if found is None:
         return Outcome.fail(f"{where} does not run uvicorn (or gunicorn with uvicorn workers): {words}")
     server, host = found
     if host not in ("0.0.0.0", "[::]", "::"):
+        fix = {"gunicorn": "use --bind 0.0.0.0:8000"}.get(
+            server, 'pass host="0.0.0.0"' if server.startswith("uvicorn.run") else "add --host 0.0.0.0")
         return Outcome.fail(f"{where}: {server} listens on {host}, which is unreachable from outside the "
-                            f"container; add --host 0.0.0.0" if server != "gunicorn" else
-                            f"{where}: gunicorn binds {host}, unreachable from outside the container; "
-                            f"use --bind 0.0.0.0:8000")
-    return Outcome.ok(f"{where} {words}")
+                            f"container; {fix}")
+    return Outcome.ok(f"{where} {words}" + (f": {server}, host {host}" if server.startswith("uvicorn.run") else ""))
 
 
 def _copies_requirements(words: list[str]) -> bool:
@@ -155,6 +218,6 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if body["rule"] == "cmd_uvicorn_exec_form":
         services = ctx.stack_info.services if ctx.stack_info else {}
         command = services.get(ctx.roles.get(body.get("role", "web"), ""), {}).get("command")
-        return cmd_uvicorn_exec_form(load(ctx, body), command)
+        return cmd_uvicorn_exec_form(load(ctx, body), command, build_context(ctx, body))
     rules = {"requirements_before_code": requirements_before_code, "from_python": from_python}
     return rules[body["rule"]](load(ctx, body))

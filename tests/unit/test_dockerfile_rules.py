@@ -68,3 +68,41 @@ def test_hadolint_findings_point_at_lines(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install fastapi\nCMD uvicorn main:app\n")
     findings = hadolint(tmp_path / "Dockerfile")
     assert any(f.startswith("line 3: DL3025") for f in findings), findings
+
+
+RUN_IN_MAIN = """\
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+if __name__ == "__main__":
+    uvicorn.run("main:app", {args})
+"""
+
+
+@pytest.mark.parametrize("args,cmd,passed,why", [
+    ('host="0.0.0.0", port=8000', '["python", "main.py"]', True, "uvicorn.run in main.py"),
+    ('host=os.getenv("HOST", "0.0.0.0")', '["python", "-u", "main.py"]', True, "uvicorn.run in main.py"),
+    ("port=8000", '["python", "main.py"]', False, 'pass host="0.0.0.0"'),
+    ('host="127.0.0.1"', '["python3", "main.py"]', False, "listens on 127.0.0.1"),
+    ('host="0.0.0.0"', '["python", "-m", "main"]', True, "uvicorn.run in main.py"),
+    ('host="0.0.0.0"', '["python", "other.py"]', False, "does not run uvicorn"),
+])
+def test_a_python_file_calling_uvicorn_run_is_read_from_the_build_context(tmp_path, args, cmd, passed, why):
+    (tmp_path / "main.py").write_text(RUN_IN_MAIN.format(args=args))
+    (tmp_path / "other.py").write_text("print('no server here')\n")
+    df = parse(tmp_path, GOOD.replace(GOOD.splitlines()[-1], f"CMD {cmd}"))
+    outcome = cmd_uvicorn_exec_form(df, context=tmp_path)
+    assert outcome.passed is passed and why in outcome.message, outcome.message
+
+
+def test_uvicorn_run_imported_by_name_counts_and_a_script_outside_the_context_does_not(tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "serve.py").write_text("from uvicorn import run\nrun('main:app', host='0.0.0.0')\n")
+    (tmp_path / "outside.py").write_text("import uvicorn\nuvicorn.run('main:app', host='0.0.0.0')\n")
+    df = parse(context, GOOD.replace(GOOD.splitlines()[-1], 'CMD ["python", "serve.py"]'))
+    assert cmd_uvicorn_exec_form(df, context=context).passed
+    df = parse(context, GOOD.replace(GOOD.splitlines()[-1], 'CMD ["python", "../outside.py"]'))
+    assert not cmd_uvicorn_exec_form(df, context=context).passed
