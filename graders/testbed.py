@@ -129,6 +129,16 @@ def ensure_compose_v2() -> None:
         raise SystemExit(f"testbed: linked {binary} as {link} but 'docker compose version' still fails")
 
 
+def ensure_test_registry() -> None:
+    """Debian's docker-registry, which tests/test_pulls.py serves on loopback (never as a service)."""
+    if shutil.which("docker-registry"):
+        say("docker-registry present")
+        return
+    apt_install(["docker-registry"])
+    if shutil.which("systemctl"):  # the package starts a registry on every interface's :5000; the tests run their own
+        run(["systemctl", "disable", "--now", "docker-registry"], check=False, quiet=True)
+
+
 # --- limits on image builds ----------------------------------------------------------------
 
 BUILD_PIDS = 1024
@@ -342,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_docker_engine()
     limit_builds()
     ensure_compose_v2()
+    ensure_test_registry()
     ensure_base_images(pull=not args.no_pull)
     say(f"ready in {time.monotonic() - started:.0f} s")
     return 0
