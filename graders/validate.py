@@ -208,13 +208,15 @@ def materialize(reference: Path, mutant: Mutant | None, dest: Path) -> Path:
 
 
 def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mapping[str, Run],
-           variants: Iterable[Mutant] = ()) -> Verdict:
+           variants: Iterable[Mutant] = (), advice: Iterable[str] = ()) -> Verdict:
     """Pure: from the gradings, which checks are dead, which mutants hit more or less than
-    intended, which correct variants lost a check."""
+    intended, which correct variants lost a scored check (advice costs nothing: a variant in
+    the lecture's style may ignore it)."""
     verdict = Verdict(checks=list(checks))
+    scored = [c for c in checks if c not in set(advice)]
     for variant in variants:
         run = runs.get(variant.name)
-        if run is not None and not run.error and (lost := [c for c in checks if c in run.killed()]):
+        if run is not None and not run.error and (lost := [c for c in scored if c in run.killed()]):
             verdict.variant_losses[variant.name] = lost
     for run in [reference, *runs.values()]:  # variants' runs included
         if run.error:
@@ -404,7 +406,7 @@ def run_validate(argv: list[str]) -> int:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     wall = time.monotonic() - started
-    verdict = decide(checks, ref_run, mutants, runs, variants)
+    verdict = decide(checks, ref_run, mutants, runs, variants, [c.qualified_id for c in spec.checks() if c.advice])
     render(console, verdict, ref_run, mutants, runs, wall, args.jobs, variants)
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(verdict, ref_run, mutants, runs, wall, variants), indent=2,

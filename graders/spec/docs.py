@@ -83,7 +83,7 @@ earlier `stage`) on the check that saves it (a `check-spec` warning).
 VALIDATE = """\
 ## Proving a spec: validate and mutants
 
-    python runner.py validate SPEC --reference DIR --mutants DIR [-j 2] [--only NAME] [--json FILE]
+    python runner.py validate SPEC --reference DIR --mutants DIR [--variants DIR] [-j 2] [--only NAME] [--json FILE]
 
 grades the reference (it must score full marks, bonus included), then every mutant, and prints
 the kill matrix (checks x mutants). A mutant is a folder holding one student mistake:
@@ -111,6 +111,12 @@ known_gap: "a cache that is never read answers like one that is: no black-box ch
 
 It is graded and listed with its reason (and with any check it loses anyway, so a gap that a new
 check closes is noticed), and never fails validate nor counts as any check's kill.
+
+**Variants** prove the other half: correct work in another style keeps full marks. A variant is a
+folder like a mutant's, with `variant.yaml` (`description`; optional `base: none`, for a
+submission made of the folder's files alone, and `delete`) and a `variant.patch` and/or files.
+`--variants DIR` grades them (the lab's `tests/variants` by default with its `tests/mutants`);
+a variant that loses a scored check (advice aside) fails validate as *variant losses*.
 """
 
 REPORT_LINT = """\
