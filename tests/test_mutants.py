@@ -1,5 +1,6 @@
 """The mutants of tests/mutants/ and `runner.py validate`: verdict logic (pure), mutant files, and
-(with Docker) the full run: every check killed by some mutant, every mutant killing exactly what it says."""
+(with Docker) the full run: every check killed by some mutant, every mutant killing exactly what it says,
+every correct variant of tests/variants/ losing nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from graders.spec.loader import load_spec
-from graders.validate import Mutant, MutantError, Run, decide, load_mutant, load_mutants, materialize
+from graders.validate import Mutant, MutantError, Run, decide, load_mutant, load_mutants, load_variants, materialize
 from tests.conftest import REFERENCE, ROOT, run_runner
 
 SPEC = ROOT / "specs" / "lab4.yaml"
@@ -156,11 +157,15 @@ def test_every_mutant_folder_is_valid_and_names_real_checks():
 
 @pytest.mark.docker
 @pytest.mark.timeout(3600)
-def test_validate_on_docker_kills_every_check_without_collateral(docker_engine):
+def test_validate_on_docker_kills_every_check_without_collateral_and_every_variant_keeps_full_marks(docker_engine):
+    # The variants of tests/variants are graded by default next to tests/mutants.
     proc = run_runner("validate", "specs/lab4.yaml", "--reference", "reference", "--mutants", "tests/mutants",
                       "-j", "2", timeout=3500)
     assert "dead: none" in proc.stdout, proc.stdout
     assert "collateral: none" in proc.stdout, proc.stdout
+    variants = len(load_variants(ROOT / "tests" / "variants"))
+    assert f"each must lose nothing): {variants}" in proc.stdout, proc.stdout
+    assert "variant losses: none" in proc.stdout, proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
 
 
