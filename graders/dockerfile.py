@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shlex
@@ -52,10 +53,23 @@ class Dockerfile:
         found = self.all(name)
         return found[-1] if found else None
 
+    def stages(self) -> list[Dockerfile]:
+        """One Dockerfile per FROM (anything before the first FROM goes with it)."""
+        starts = [n for n, i in enumerate(self.instructions) if i.name == "FROM"][1:]
+        bounds = [0, *starts, len(self.instructions)]
+        return [Dockerfile(self.path, self.instructions[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
     def final_stage(self) -> Dockerfile:
         """Instructions from the last FROM on: what the running image is made of."""
-        starts = [n for n, i in enumerate(self.instructions) if i.name == "FROM"]
-        return Dockerfile(self.path, self.instructions[starts[-1]:] if starts else self.instructions)
+        return self.stages()[-1]
+
+    def stage(self, name: str | None) -> Dockerfile:
+        """The stage `FROM ... AS name` (a compose `build.target`); the final stage without one."""
+        for stage in self.stages():
+            words = stage.instructions[0].value.split() if stage.instructions else []
+            if name and len(words) == 3 and words[1].lower() == "as" and words[2].lower() == name.lower():
+                return stage
+        return self.final_stage()
 
     def command_text(self) -> str:
         """ENTRYPOINT + CMD as one line, for telling what the image runs."""
@@ -71,6 +85,22 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         Instruction(item["instruction"].upper(), item["value"], item["startline"] + 1)
         for item in parser.structure if item["instruction"].upper() != "COMMENT"
     ))
+
+
+def image_commands(services: dict[str, dict], default: str = "") -> dict[str, str]:
+    """What each built service's own image runs: its Dockerfile's ENTRYPOINT + CMD (of its
+    `build.target` stage), or `default` when that Dockerfile cannot be read."""
+    found = {}
+    for name, service in services.items():
+        build = service.get("build")
+        if not build:
+            continue
+        found[name] = default
+        if isinstance(build, dict) and build.get("context"):
+            path = Path(build["context"]) / build.get("dockerfile", "Dockerfile")
+            with contextlib.suppress(OSError, ValueError):
+                found[name] = parse_dockerfile(path).stage(build.get("target")).command_text()
+    return found
 
 
 def hadolint_binary() -> str | None:

@@ -26,7 +26,7 @@ from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
 from graders.backends.stack_files import COMPOSE_FILES, find_compose_file
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
-from graders.dockerfile import hadolint, parse_dockerfile
+from graders.dockerfile import hadolint, image_commands, parse_dockerfile
 from graders.results import (
     DETAILS_CAP,
     MESSAGE_CAP,
@@ -147,7 +147,8 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
             with contextlib.suppress(OSError, ValueError):
                 image_cmd = parse_dockerfile(submission / stack.info.dockerfile).final_stage().command_text()
             report.lint = [f"Dockerfile {finding}" for finding in hadolint(submission / stack.info.dockerfile)]
-        stack.roles, missing = discover_roles(spec.roles, stack.info.services, image_cmd)
+        stack.roles, missing = discover_roles(spec.roles, stack.info.services,
+                                              image_commands(stack.info.services, image_cmd))
         report.notes.append("roles: " + (", ".join(f"{r}={s}" for r, s in stack.roles.items()) or "none found"))
         if missing:
             report.problems.append(f"no service found for the role(s): {', '.join(missing)} "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import shlex
+from collections.abc import Mapping
 from typing import Any
 
 from graders.spec.model import RoleSpec
@@ -61,17 +62,20 @@ def role_score(role: RoleSpec, name: str, service: dict[str, Any], image_cmd: st
 
 
 def discover_roles(roles: dict[str, RoleSpec], services: dict[str, dict[str, Any]],
-                   image_cmd: str = "") -> tuple[dict[str, str], list[str]]:
+                   image_cmd: str | Mapping[str, str] = "") -> tuple[dict[str, str], list[str]]:
     """Assign each role its best service, each service to one role at most.
 
-    `image_cmd` is the Dockerfile's CMD, used for built services that set no command.
+    `image_cmd` is what a built service's image runs when compose sets no command: one CMD for
+    every built service, or each service's own (`graders.dockerfile.image_commands`).
     Returns the map and a list of roles nobody plays (optional roles left out).
     """
-    def cmd_of(service: dict[str, Any]) -> str:
-        return image_cmd if service.get("build") else ""
+    def cmd_of(name: str, service: dict[str, Any]) -> str:
+        if not service.get("build"):
+            return ""
+        return image_cmd if isinstance(image_cmd, str) else image_cmd.get(name, "")
 
     candidates = sorted(
-        ((role_score(role, name, svc, cmd_of(svc)), order, role.name, name)
+        ((role_score(role, name, svc, cmd_of(name, svc)), order, role.name, name)
          for order, role in enumerate(roles.values()) for name, svc in services.items()),
         key=lambda c: (-c[0], c[1], c[3]),
     )

@@ -70,3 +70,26 @@ def test_a_pinned_service_wins(tmp_path):
     roles["worker"] = replace(roles["worker"], service="celery_worker")
     found, _ = discover_roles(roles, stack(), UVICORN)
     assert found["worker"] == "celery_worker"
+
+
+def test_each_built_service_is_known_by_its_own_dockerfiles_command(tmp_path):
+    from graders.dockerfile import image_commands
+
+    (tmp_path / "Dockerfile").write_text(f'FROM python:3.11-slim\nCMD {UVICORN.split()}\n'.replace("'", '"'))
+    (tmp_path / "Dockerfile.worker").write_text('FROM python:3.11-slim\nCMD ["python", "worker.py"]\n')
+    (tmp_path / "Dockerfile.all").write_text('FROM python:3.11-slim AS celery\nCMD ["celery", "-A", "tasks", "worker"]'
+                                             '\nFROM python:3.11-slim\nCMD ["python", "other.py"]\n')
+    services = {
+        "web": {"build": {"context": str(tmp_path)}, "ports": [{"target": 8000}]},
+        "redis": {"image": "redis:7"},
+        "worker": {"build": {"context": str(tmp_path), "dockerfile": "Dockerfile.worker"}},
+        "celery": {"build": {"context": str(tmp_path), "dockerfile": "Dockerfile.all", "target": "celery"}},
+        "broken": {"build": {"context": str(tmp_path / "nowhere")}},
+    }
+    commands = image_commands(services, default="uvicorn main:app")
+    assert commands == {"web": UVICORN, "worker": "python worker.py", "celery": "celery -A tasks worker",
+                        "broken": "uvicorn main:app"}
+    roles, missing = discover_roles(ROLES, services, commands)
+    assert (roles["web"], roles["worker"], roles["celery"], missing) == ("web", "worker", "celery", [])
+    # One CMD for every built service (the main Dockerfile's) rules the worker out: it "runs uvicorn".
+    assert "worker" not in discover_roles(ROLES, services, UVICORN)[0]
