@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import shlex
 from pathlib import Path
 from typing import Any
 
 from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._servers import script_server, server_host
 from graders.dockerfile import Dockerfile, parse_dockerfile
 from graders.results import Outcome
 
@@ -49,90 +49,21 @@ def build_context(ctx: CheckContext, body: dict[str, Any]) -> Path:
     return Path(build["context"]) if isinstance(build, dict) and build.get("context") else ctx.submission
 
 
-def load(ctx: CheckContext, body: dict[str, Any]) -> Dockerfile:
+def load(ctx: CheckContext, body: dict[str, Any], whole: bool = False) -> Dockerfile:
+    """The final stage (what runs), or with `whole` every stage."""
     path = dockerfile_path(ctx, body)
     if not path.is_file():
         shown = path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else path
         raise CheckFailed(f"no Dockerfile at {shown}")
-    return parse_dockerfile(path).final_stage()
-
-
-def server_host(words: list[str]) -> tuple[str, str] | None:
-    """(server, host it listens on) for an ASGI server command: uvicorn (also `python -m`),
-    gunicorn with uvicorn workers, `fastapi run`; None when it runs none of these."""
-    def option(*names: str) -> str | None:
-        values = [words[i + 1] for i, w in enumerate(words[:-1]) if w in names]
-        values += [w.split("=", 1)[1] for w in words if w.split("=", 1)[0] in names and "=" in w]
-        return values[-1] if values else None
-
-    if any(w == "uvicorn" or w.endswith("/uvicorn") for w in words):
-        return "uvicorn", option("--host") or "127.0.0.1 (default)"
-    if any(w == "gunicorn" or w.endswith("/gunicorn") for w in words):
-        if not any("uvicorn" in w.lower() for w in words):
-            return None  # gunicorn's own sync workers cannot run FastAPI
-        bind = option("--bind", "-b")
-        return "gunicorn", bind.rsplit(":", 1)[0] if bind else "127.0.0.1 (default)"
-    if "fastapi" in [w.rsplit("/", 1)[-1] for w in words] and "run" in words:
-        return "fastapi run", option("--host") or "0.0.0.0"
-    return None
-
-
-def _script(words: list[str], context: Path) -> Path | None:
-    """The file `python [-u] X.py` or `python -m pkg.mod` runs, found in the build context."""
-    if not words or not Path(words[0]).name.startswith("python"):
-        return None
-    args = [w for w in words[1:] if w not in ("-u", "-B", "-O")]
-    if args[:1] == ["-m"] and len(args) > 1:
-        module = args[1].replace(".", "/")
-        candidates = [context / f"{module}.py", context / module / "__main__.py"]
-    elif args and args[0].endswith(".py"):
-        candidates = [context / args[0].lstrip("/"), context / Path(args[0]).name]
-    else:
-        return None
-    return next((c for c in candidates if c.is_file() and c.resolve().is_relative_to(context.resolve())), None)
-
-
-def _literal_host(node: ast.expr) -> str | None:
-    """"0.0.0.0", or the default of os.getenv("HOST", "0.0.0.0") / os.environ.get(...)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Call) and len(node.args) == 2 and isinstance(node.func, ast.Attribute) \
-            and node.func.attr in ("getenv", "get"):
-        return _literal_host(node.args[1])
-    return None
-
-
-def _uvicorn_runs(tree: ast.AST) -> list[ast.Call]:
-    """Calls of uvicorn.run (`import uvicorn [as u]`, `from uvicorn import run`)."""
-    modules = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-               if a.name == "uvicorn"}
-    functions = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                 and n.module == "uvicorn" for a in n.names if a.name == "run"}
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and (
-        isinstance(n.func, ast.Attribute) and n.func.attr == "run" and isinstance(n.func.value, ast.Name)
-        and n.func.value.id in modules or isinstance(n.func, ast.Name) and n.func.id in functions)]
-
-
-def script_server(words: list[str], context: Path | None) -> tuple[str, str] | None:
-    """("uvicorn.run in X.py", host) when the command runs a Python file that calls uvicorn.run."""
-    script = _script(words, context) if context else None
-    try:
-        calls = _uvicorn_runs(ast.parse(script.read_bytes()[:200_000])) if script else []
-    except (SyntaxError, ValueError, OSError):
-        return None
-    if not calls:
-        return None
-    host = next((k.value for k in calls[0].keywords if k.arg == "host"), None)
-    if host is None:
-        return f"uvicorn.run in {script.name}", "127.0.0.1 (default)"
-    # An expression we cannot evaluate: the stack answering on its published port shows where it listens.
-    return f"uvicorn.run in {script.name}", _literal_host(host) or "0.0.0.0"
+    parsed = parse_dockerfile(path)
+    return parsed if whole else parsed.final_stage()
 
 
 def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None, context: Path | None = None) -> Outcome:
     """The command the web service runs serves on 0.0.0.0: the compose `command` when there is
     one (compose never runs it through a shell), else the Dockerfile's CMD in exec form. A
-    Python file that calls uvicorn.run(app, host=...) is read from the build `context`."""
+    Python file that calls uvicorn.run(app, host=...), or a shell script that `exec`s the server,
+    is read from the build `context`."""
     if command:
         words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
         found = server_host(words)
@@ -148,15 +79,17 @@ def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None, context: Path | N
         words = [*(entry.words if entry and cmd.name == "CMD" else []), *cmd.exec_form]
         found, where = server_host(words), f"line {cmd.line}: CMD"
     found = found or script_server(words, context)
+    if isinstance(found, str):
+        return Outcome.fail(f"{where}: {found}")
     if found is None:
         return Outcome.fail(f"{where} does not run uvicorn (or gunicorn with uvicorn workers): {words}")
     server, host = found
     if host not in ("0.0.0.0", "[::]", "::"):
-        fix = {"gunicorn": "use --bind 0.0.0.0:8000"}.get(
-            server, 'pass host="0.0.0.0"' if server.startswith("uvicorn.run") else "add --host 0.0.0.0")
+        fix = {"gunicorn": "use --bind 0.0.0.0:8000", "uvicorn.run": 'pass host="0.0.0.0"'}.get(
+            server.split()[0], "add --host 0.0.0.0")
         return Outcome.fail(f"{where}: {server} listens on {host}, which is unreachable from outside the "
                             f"container; {fix}")
-    return Outcome.ok(f"{where} {words}" + (f": {server}, host {host}" if server.startswith("uvicorn.run") else ""))
+    return Outcome.ok(f"{where} {words}" + (f": {server}, host {host}" if " in " in server else ""))
 
 
 def _copies_requirements(words: list[str]) -> bool:
@@ -170,6 +103,11 @@ def _copies_everything(words: list[str]) -> bool:
 
 
 def requirements_before_code(df: Dockerfile) -> Outcome:
+    """In the stage that installs the dependencies (the last with a pip install: a multi-stage
+    build installs them in its builder), requirements are copied and installed before the code."""
+    installs = [s for s in df.stages() if any(i.name == "RUN" and "pip" in i.value and "install" in i.value
+                                              for i in s.instructions)]
+    df = installs[-1] if installs else df.final_stage()
     req_copy = install = code_copy = None
     for ins in df.instructions:
         if ins.name in ("COPY", "ADD"):
@@ -219,5 +157,6 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         services = ctx.stack_info.services if ctx.stack_info else {}
         command = services.get(ctx.roles.get(body.get("role", "web"), ""), {}).get("command")
         return cmd_uvicorn_exec_form(load(ctx, body), command, build_context(ctx, body))
-    rules = {"requirements_before_code": requirements_before_code, "from_python": from_python}
-    return rules[body["rule"]](load(ctx, body))
+    if body["rule"] == "requirements_before_code":
+        return requirements_before_code(load(ctx, body, whole=True))
+    return from_python(load(ctx, body))

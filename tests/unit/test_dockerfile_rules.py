@@ -106,3 +106,30 @@ def test_uvicorn_run_imported_by_name_counts_and_a_script_outside_the_context_do
     assert cmd_uvicorn_exec_form(df, context=context).passed
     df = parse(context, GOOD.replace(GOOD.splitlines()[-1], 'CMD ["python", "../outside.py"]'))
     assert not cmd_uvicorn_exec_form(df, context=context).passed
+
+
+def test_a_multi_stage_build_is_judged_in_the_stage_that_installs_the_dependencies(tmp_path):
+    builder = ("FROM python:3.11-slim AS builder\nRUN python -m venv /opt/venv\nCOPY requirements.txt .\n"
+               "RUN /opt/venv/bin/pip install -r requirements.txt\n")
+    final = 'FROM python:3.11-slim\nCOPY --from=builder /opt/venv /opt/venv\nCOPY . .\nCMD ["uvicorn", "main:app"]\n'
+    (tmp_path / "Dockerfile").write_text(builder + final)
+    outcome = requirements_before_code(parse_dockerfile(tmp_path / "Dockerfile"))
+    assert outcome.passed and "line 3 copies requirements, line 4 installs them" in outcome.message
+    (tmp_path / "Dockerfile").write_text(builder.replace("COPY requirements.txt .", "COPY . .") + final)
+    assert not requirements_before_code(parse_dockerfile(tmp_path / "Dockerfile")).passed
+
+
+@pytest.mark.parametrize("script,cmd,passed,why", [
+    ("#!/bin/sh\nset -e\necho starting\nexec uvicorn main:app --host 0.0.0.0 --port 8000\n", '["./start.sh"]', True,
+     "uvicorn (exec in start.sh), host 0.0.0.0"),
+    ("#!/bin/sh\nexec gunicorn -k uvicorn.workers.UvicornWorker \\\n  --bind 0.0.0.0:8000 main:app\n",
+     '["sh", "start.sh"]', True, "gunicorn (exec in start.sh)"),
+    ("#!/bin/sh\nuvicorn main:app --host 0.0.0.0\n", '["bash", "/app/start.sh"]', False, "without `exec`"),
+    ("#!/bin/sh\nexec uvicorn main:app\n", '["./start.sh"]', False, "listens on 127.0.0.1 (default)"),
+    ("#!/bin/sh\nexec python worker.py\n", '["./start.sh"]', False, "does not run uvicorn"),
+])
+def test_a_shell_script_that_execs_the_server_is_read_from_the_build_context(tmp_path, script, cmd, passed, why):
+    (tmp_path / "start.sh").write_text(script)
+    df = parse(tmp_path, GOOD.replace(GOOD.splitlines()[-1], f"CMD {cmd}"))
+    outcome = cmd_uvicorn_exec_form(df, context=tmp_path)
+    assert outcome.passed is passed and why in outcome.message, outcome.message
