@@ -96,7 +96,8 @@ def image_commands(services: dict[str, dict], default: str = "") -> dict[str, st
         if not build:
             continue
         found[name] = default
-        if isinstance(build, dict) and build.get("context"):
+        # Absolute, as compose config writes it: never a path relative to the grader's own folder.
+        if isinstance(build, dict) and Path(str(build.get("context") or "")).is_absolute():
             path = Path(build["context"]) / build.get("dockerfile", "Dockerfile")
             with contextlib.suppress(OSError, ValueError):
                 found[name] = parse_dockerfile(path).stage(build.get("target")).command_text()
