@@ -309,7 +309,8 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
     for check in selected:  # what the total time limit cut short
         if check.qualified_id not in results:
             results[check.qualified_id] = CheckResult(
-                id=check.id, title=check.title, status=Status.FAILED, score=0.0, max_score=check.points,
+                id=check.id, title=check.title_in(options.lang), status=Status.FAILED, score=0.0,
+                max_score=check.points,
                 message="not finished: the grading's total time limit ran out",
                 hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type,
                 contract=check.contract_in(options.lang), advice=check.advice)
@@ -317,7 +318,7 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
     for part in spec.parts:
         if options.parts and part.id not in options.parts:
             continue
-        parts.append(PartResult(id=part.id, title=part.title, bonus=part.bonus,
+        parts.append(PartResult(id=part.id, title=part.title_in(options.lang), bonus=part.bonus,
                                 checks=[results[c.qualified_id] for c in part.checks]))
     return parts
 
@@ -329,7 +330,7 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
 
     def result(status: Status, message: str, details: str = "", duration: float = 0.0,
                counted: bool = True) -> CheckResult:
-        return CheckResult(id=check.id, title=check.title, status=status,
+        return CheckResult(id=check.id, title=check.title_in(options.lang), status=status,
                            score=check.points if status is Status.PASSED else 0.0,
                            max_score=check.points if counted else 0.0,
                            message=bounded(message, MESSAGE_CAP), hint=hint, details=bounded(details, DETAILS_CAP),

@@ -340,12 +340,7 @@ def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mappi
     }
 
 
-def run_validate(argv: list[str]) -> int:
-    from graders.backends import docker_available
-    from graders.spec.loader import load_spec
-
-    p = argparse.ArgumentParser(prog="runner.py validate", description="Grade the reference and every mutant; "
-                                "exit 1 when a check is dead or a mutant loses more or fewer checks than it names.")
+def configure_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="the spec to validate, e.g. specs/lab4.yaml")
     p.add_argument("--reference", required=True, help="the reference solution folder")
     p.add_argument("--mutants", default=str(MUTANTS), help="folder of mutant folders (default: tests/mutants)")
@@ -356,7 +351,14 @@ def run_validate(argv: list[str]) -> int:
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="grade only this mutant (repeatable)")
     p.add_argument("--seed", type=int, help="seed for the spec's random inputs (default: fresh each grading)")
     p.add_argument("--json", metavar="FILE", help="also write the matrix and verdict as JSON")
-    args = p.parse_args(argv)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Exit 1 when a check is dead, a mutant loses more or fewer checks than it names, or a
+    correct variant loses one."""
+    from graders.backends import docker_available
+    from graders.spec.loader import load_spec
+
     spec = load_spec(args.spec)  # a SpecError exits 2 through the CLI
     reference = Path(args.reference)
     checks = [c.qualified_id for c in spec.checks()]

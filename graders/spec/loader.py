@@ -173,7 +173,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             if check.get("advice") and float(check["points"]) != 0:
                 problem([*cpath, "advice"], "advice is never scored: give it `points: 0`")
             checks.append(CheckSpec(
-                part=part["id"], id=check["id"], title=check.get("title", check["id"]),
+                part=part["id"], id=check["id"], title=_text(check.get("title"), check["id"]),
+                titles=_texts(check.get("title")),
                 points=float(check["points"]), type=type_name, body=check[type_name], needs=tuple(needs),
                 after=tuple(after),
                 stage=int(check.get("stage", 0)), visibility=check.get("visibility", "visible"),
@@ -186,17 +187,31 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:
             problem([*ppath, "points"], f"part '{part['id']}' says {part['points']} points but its checks "
                                         f"add up to {total:g}")
-        parts.append(PartSpec(id=part["id"], title=part.get("title", part["id"]),
+        parts.append(PartSpec(id=part["id"], title=_text(part.get("title"), part["id"]),
+                              titles=_texts(part.get("title")),
                               points=float(part.get("points", total)), bonus=bool(part.get("bonus", False)),
                               checks=tuple(checks)))
     _check_needs_graph(parts, problem)
-    spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
+    spec = Spec(version=data["version"], title=_text(data.get("title"), ""), titles=_texts(data.get("title")),
+                path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
                 copies=copies, limits=GradingLimits(**(data.get("limits") or {})),
                 allowed_images=tuple((data.get("policy") or {}).get("images", ())),
                 allowed_registries=tuple((data.get("policy") or {}).get("registries", ())),
                 generated_stack=bool(data.get("generated_stack", True)))
     return spec, problems
+
+
+def _texts(value: Any) -> dict[str, str]:
+    """A text the spec gives in one language (str) or several ({ru: …, en: …})."""
+    if value is None:
+        return {}
+    return {"": value} if isinstance(value, str) else dict(value)
+
+
+def _text(value: Any, default: str) -> str:
+    texts = _texts(value)
+    return texts.get("en") or texts.get("") or next(iter(texts.values()), default)
 
 
 def _check_needs_graph(parts: list[PartSpec], problem) -> None:

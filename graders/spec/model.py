@@ -50,6 +50,7 @@ class CheckSpec:
     line: int = 0
     contract: dict[str, str] = field(default_factory=dict)  # language -> the assignment's line it enforces
     advice: bool = False  # reported, never scored
+    titles: dict[str, str] = field(default_factory=dict)  # language -> title, when the spec gives several
 
     @property
     def qualified_id(self) -> str:
@@ -61,6 +62,9 @@ class CheckSpec:
     def contract_in(self, lang: str) -> str:
         return in_language(self.contract, lang)
 
+    def title_in(self, lang: str) -> str:
+        return in_language(self.titles, lang) or self.title
+
 
 @dataclass(frozen=True)
 class PartSpec:
@@ -69,6 +73,10 @@ class PartSpec:
     points: float
     bonus: bool
     checks: tuple[CheckSpec, ...]
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        return in_language(self.titles, lang) or self.title
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,10 @@ class Spec:
     allowed_images: tuple[str, ...] = ()  # spec `policy.images`: local-only images builds may use
     allowed_registries: tuple[str, ...] = ()  # spec `policy.registries`: registries on the grader's network
     generated_stack: bool = True  # False: a Dockerfile without a compose file is not graded in a made-up stack
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        return in_language(self.titles, lang) or self.title
 
     def checks(self):
         for part in self.parts:

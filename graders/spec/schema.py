@@ -73,7 +73,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "id": {**ID, "description": "unique in its part; `part.id` elsewhere"},
-            "title": {"type": "string", "description": "what the check proves, for the report"},
+            "title": {**HINT, "description": "what the check proves, for the report (text, or {ru: …, en: …})"},
             "points": {"type": "number", "minimum": 0, "description": "earned when the check passes"},
             "needs": {"type": "array", "items": {"type": "string"},
                       "description": "checks that must pass first: `id` in this part or `part.id`; "
@@ -113,7 +113,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "version": {"const": 1, "description": "the spec language's version: 1"},
-            "title": {"type": "string", "description": "the assignment's name, for reports"},
+            "title": {**HINT, "description": "the assignment's name, for reports (text, or {ru: …, en: …})"},
             "inputs": {"type": "object", "propertyNames": ID, "additionalProperties": INPUT,
                        "description": "values drawn fresh each grading, used as `{name}` in checks"},
             "roles": {"type": "object", "propertyNames": ID, "additionalProperties": ROLE,
@@ -181,7 +181,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "id": {**ID, "description": "unique among parts"},
-                    "title": {"type": "string", "description": "the part's name, for reports"},
+                    "title": {**HINT, "description": "the part's name, for reports (text, or {ru: …, en: …})"},
                     "points": {"type": "number", "minimum": 0,
                                "description": "must equal the sum of its checks' points (a guard against typos)"},
                     "bonus": {"type": "boolean", "description": "its points come on top of the maximum"},
