@@ -100,3 +100,13 @@ def test_pass_rates_and_histogram_count_what_they_should():
     assert check_pass_rates(rows) == {"p.x": (2, 2), "p.y": (0, 2)}
     assert histogram([100, 40, 0], 100, bins=5) == [("0-20", 1), ("20-40", 0), ("40-60", 1), ("60-80", 0),
                                                     ("80-100", 1)]
+
+
+def test_the_gradebook_has_no_two_columns_of_one_name(tmp_path):
+    from graders.batch.gradebook import write_gradebook
+
+    rows = [Row("ivanov", "graded", 90, 100, 5, parts={"background": 15, "bonus": 5, "total": 3})]
+    write_gradebook(rows, tmp_path / "gradebook.csv")
+    header = (tmp_path / "gradebook.csv").read_text().splitlines()[0].split(",")
+    assert len(header) == len(set(header)), header
+    assert {"bonus", "part:bonus", "part:total"} <= set(header)

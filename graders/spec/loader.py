@@ -6,6 +6,7 @@ Every problem names the file, the line and the path inside the document
 
 from __future__ import annotations
 
+import difflib
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,29 @@ def _schema_problems(data: Any, root: yaml.Node, where: str) -> list[str]:
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = list(error.absolute_path)
-        problems.append(f"{where}:{line_of(root, path)}: {format_path(path)}: {error.message}")
+        unknown = _unknown_keys(error)
+        if unknown:  # one line per misspelt key, at the key itself, with the nearest known one
+            for key, near in unknown:
+                hint = f"; did you mean '{near}'?" if near else f"; known: {', '.join(_known_keys(error))}"
+                problems.append(f"{where}:{line_of(root, [*path, key])}: {format_path([*path, key])}: "
+                                f"unknown key '{key}'{hint}")
+        else:
+            problems.append(f"{where}:{line_of(root, path)}: {format_path(path)}: {error.message}")
     return problems
+
+
+def _known_keys(error: jsonschema.ValidationError) -> list[str]:
+    return sorted((error.schema or {}).get("properties", {})) if isinstance(error.schema, dict) else []
+
+
+def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[str, str | None]]:
+    """For an `additionalProperties: false` error: each key not allowed there, and the nearest
+    allowed one (difflib) when there is one near enough."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    known = _known_keys(error)
+    return [(str(key), next(iter(difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)), None))
+            for key in error.instance if key not in known]
 
 
 def load_spec(path: str | Path) -> Spec:

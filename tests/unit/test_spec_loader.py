@@ -163,3 +163,10 @@ def test_a_check_types_own_meaning_checks_name_the_path(tmp_path):
                  .replace("http: {path: /ping, expect: {status: 200}}", "redis: {set: tags, index: 0}"))
     (problem,) = problems_of(path)
     assert ".checks[0].redis: `index` does not apply to `set`" in problem
+
+
+def test_a_misspelt_key_is_named_at_its_line_with_the_nearest_known_one(tmp_path):
+    text = MINIMAL.replace("version: 1", "version: 1\ntitel: Lab") + "        timout_s: 5\n"
+    problems = problems_of(write(tmp_path, text))
+    assert any(p.endswith(":2: titel: unknown key 'titel'; did you mean 'title'?") for p in problems), problems
+    assert any("unknown key 'timout_s'; did you mean 'timeout_s'?" in p for p in problems), problems
