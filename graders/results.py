@@ -34,14 +34,15 @@ class Outcome:
     passed: bool
     message: str
     details: str = ""  # longer evidence for instructors: body excerpts, log tails
+    cause: str = ""  # the kind of failure (graders.checks._causes), which picks the hint
 
     @classmethod
     def ok(cls, message: str, details: str = "") -> Outcome:
         return cls(True, message, details)
 
     @classmethod
-    def fail(cls, message: str, details: str = "") -> Outcome:
-        return cls(False, message, details)
+    def fail(cls, message: str, details: str = "", cause: str = "") -> Outcome:
+        return cls(False, message, details, cause)
 
 
 @dataclass

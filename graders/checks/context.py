@@ -12,10 +12,11 @@ from graders.template import render
 class CheckFailed(Exception):
     """Raised inside a check (or a setup step) to fail it with a message for the student."""
 
-    def __init__(self, message: str, details: str = ""):
+    def __init__(self, message: str, details: str = "", cause: str = ""):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.cause = cause  # the kind of failure (graders.checks._causes), which picks the hint
 
 
 class StackUnavailable(Exception):

@@ -13,6 +13,14 @@ import httpx
 import jsonschema
 
 from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._causes import (
+    REFUSED,
+    SERVER_ERROR,
+    TIMEOUT,
+    display,
+    explain_http,
+    traceback_tail,
+)
 from graders.checks._expect import MISSING, find_match, get_path, mismatches, missing_keys, parse_json, short
 from graders.results import Outcome
 
@@ -111,13 +119,17 @@ async def send(ctx: CheckContext, body: dict[str, Any]) -> Answer:
                 return Answer(response.status_code, response.headers, b"".join(chunks)[:BODY_CAP], latency,
                               str(response.url), truncated=size >= BODY_CAP)
         except httpx.TimeoutException:
-            raise_failed(f"{body.get('method', 'GET')} {body['path']} did not answer within {timeout.read:g} s")
+            raise_failed(f"{body.get('method', 'GET')} {body['path']} did not answer within {timeout.read:g} s",
+                         cause=TIMEOUT)
+        except httpx.ConnectError as exc:
+            raise_failed(f"{body.get('method', 'GET')} {body['path']}: nothing answers on "
+                         f"{display(ctx, body.get('role', 'web'))} ({exc})", cause=REFUSED)
         except httpx.HTTPError as exc:
             raise_failed(f"{body.get('method', 'GET')} {body['path']} failed: {type(exc).__name__}: {exc}")
 
 
-def raise_failed(message: str, details: str = ""):
-    raise CheckFailed(message, details)
+def raise_failed(message: str, details: str = "", cause: str = ""):
+    raise CheckFailed(message, details, cause)
 
 
 def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
@@ -177,6 +189,25 @@ async def with_own_scripts(ctx: CheckContext, rendered: dict[str, Any], page: An
             if script.status == 200:
                 found.append(script.body)
     return replace(page, body=b"\n".join([page.body, *found])) if found else page
+
+
+async def explained(ctx: CheckContext, body: dict[str, Any], rendered: dict[str, Any], answer: Answer,
+                    problems: list[str]) -> Outcome:
+    """The failure with its cause when the status says one: a route the app lacks (and the
+    nearest it has), a method it does not take, a crash (the traceback's last lines)."""
+    expect = rendered.get("expect", {})
+    allowed = expect.get("status", 200)
+    if answer.status in (allowed if isinstance(allowed, list) else [allowed]):
+        return Outcome.fail(problems[0], "\n".join(problems[1:]))
+    role, method = rendered.get("role", "web"), rendered.get("method", "GET")
+    if answer.status >= 500:
+        tail = traceback_tail(ctx.backend.logs(ctx.service(role), tail=80))
+        seen = f"{problems[0]}\n{tail}" if tail else problems[0]
+        return Outcome.fail(seen, "\n".join(problems[1:]), SERVER_ERROR)
+    cause, why = await explain_http(ctx.base_url(role), method, body["path"], rendered["path"], answer.status)
+    if why:
+        return Outcome.fail(f"{why} ({problems[0]})", "\n".join(problems[1:]), cause)
+    return Outcome.fail(problems[0], "\n".join(problems[1:]))
 
 
 def judge_items(data: Any, expect: dict[str, Any], what: str) -> list[str]:
@@ -244,7 +275,7 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         answer = await send(ctx, rendered)
         problems = [p + first_try for p in judge(answer, expect, what)]
     if problems:
-        return Outcome.fail(problems[0], "\n".join(problems[1:]))
+        return await explained(ctx, body, rendered, answer, problems)
     data = parse_json(answer.body)
     for name, path in (rendered.get("save") or {}).items():
         value = get_path(data, path) if data is not MISSING else MISSING

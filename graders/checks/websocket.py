@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._causes import REFUSED, display, explain_websocket, source_root
 from graders.checks._expect import short
 from graders.results import Outcome
 
@@ -99,15 +100,24 @@ class Client:
             self.conn.transport.abort()
 
 
+class HandshakeRefused(CheckFailed):
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 async def open_client(url: str, name: str) -> Client:
+    path = "/" + url.split("/", 3)[-1] if url.count("/") >= 3 else url
     try:
         conn = await asyncio.wait_for(connect(url, open_timeout=5, max_size=1 << 20, ping_interval=None,
                                               proxy=None), timeout=8)
     except InvalidStatus as exc:
-        raise CheckFailed(f"{name}: the websocket handshake at {url} was refused with HTTP "
-                          f"{exc.response.status_code}") from None
+        raise HandshakeRefused(f"{name}: the websocket handshake at {path} was refused with HTTP "
+                               f"{exc.response.status_code}", exc.response.status_code) from None
+    except (ConnectionRefusedError, ConnectionResetError) as exc:
+        raise CheckFailed(f"{name}: could not open a websocket at {path}: {type(exc).__name__}: {exc}",
+                          cause=REFUSED) from None
     except (InvalidHandshake, OSError, asyncio.TimeoutError, TimeoutError) as exc:
-        path = "/" + url.split("/", 3)[-1] if url.count("/") >= 3 else url
         raise CheckFailed(f"{name}: could not open a websocket at {path}: {type(exc).__name__}: {exc}") from None
     return Client(name, conn)
 
@@ -200,6 +210,13 @@ EXAMPLE = """\
 @check_type("websocket", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
-    url = ctx.base_url(body.get("role", "web")).replace("http://", "ws://", 1) + body.get("path", "/ws")
-    summary = await SCENARIOS[body["scenario"]](url, int(body.get("clients", 2)), float(body.get("within_s", 2)))
+    role, path = body.get("role", "web"), body.get("path", "/ws")
+    url = ctx.base_url(role).replace("http://", "ws://", 1) + path
+    try:
+        summary = await SCENARIOS[body["scenario"]](url, int(body.get("clients", 2)), float(body.get("within_s", 2)))
+    except HandshakeRefused as exc:
+        cause, why = explain_websocket(source_root(ctx, "web"), path, exc.status)
+        where = f"{display(ctx, role)}{path}"
+        raise CheckFailed(f"{why} ({where} answered HTTP {exc.status})" if why else exc.message.replace(
+            path, where, 1), cause=cause) from None
     return Outcome.ok(summary)

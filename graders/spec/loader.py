@@ -204,7 +204,8 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
                 requires=frozenset(check.get("requires", ())), copy=check.get("copy"),
                 line=line_of(root, cpath), contract={"": contract} if isinstance(contract, str) else dict(contract),
-                advice=bool(check.get("advice", False))))
+                advice=bool(check.get("advice", False)),
+                hints_when={cause: _texts(text) for cause, text in (check.get("hint_when") or {}).items()}))
         total = sum(c.points for c in checks)
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:
             problem([*ppath, "points"], f"part '{part['id']}' says {part['points']} points but its checks "

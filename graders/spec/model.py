@@ -51,6 +51,7 @@ class CheckSpec:
     contract: dict[str, str] = field(default_factory=dict)  # language -> the assignment's line it enforces
     advice: bool = False  # reported, never scored
     titles: dict[str, str] = field(default_factory=dict)  # language -> title, when the spec gives several
+    hints_when: dict[str, dict[str, str]] = field(default_factory=dict)  # cause -> language -> hint
 
     @property
     def qualified_id(self) -> str:

@@ -90,6 +90,13 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
             "hint": HINT,
             "contract": {**HINT, "description": "the line of the assignment this check enforces (text, or "
                                                 "{ru: …, en: …}); shown in `describe` and beside a failure"},
+            "hint_when": {"type": "object", "propertyNames": {"enum": ["route_missing", "method_not_allowed",
+                                                                       "server_error", "refused", "timeout",
+                                                                       "exited", "wrong_type"]},
+                          "additionalProperties": HINT,
+                          "description": "a hint per kind of failure, so the hint matches what happened (a "
+                                         "missing route, a crash, a refused connection …); without one the "
+                                         "grader's own hint for that kind is shown"},
             "advice": {"type": "boolean",
                        "description": "good practice the assignment does not require: reported, never scored "
                                       "(needs `points: 0`)"},

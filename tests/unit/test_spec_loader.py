@@ -64,7 +64,7 @@ def test_wrong_type_names_the_path_and_line(tmp_path):
 def test_unknown_key_is_named(tmp_path):
     path = write(tmp_path, MINIMAL.replace("http: {path", "htp: {x: 1}\n        http: {path"))
     text = "\n".join(problems_of(path))
-    assert "parts[0].checks[0]" in text and "'htp' was unexpected" in text
+    assert "parts[0].checks[0].htp: unknown key 'htp'; did you mean 'http'?" in text
 
 
 def test_check_with_two_types_is_rejected(tmp_path):
