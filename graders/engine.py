@@ -287,7 +287,7 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
         done = {c.qualified_id: asyncio.Event() for c in in_stage}
         tasks = [asyncio.create_task(run_one(c, done)) for c in in_stage]
         try:
-            _, pending = await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 0.01))
+            _unused, pending = await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 0.01))
         finally:  # out of time, or interrupted: every task ends here, none is left pending
             for task in tasks:
                 task.cancel()

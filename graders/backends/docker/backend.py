@@ -40,6 +40,7 @@ from graders.backends.process import CommandResult, run_command, scrubbed_env
 from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
+from graders.i18n import _
 
 
 def engine_available(timeout_s: float = 5) -> bool:
@@ -118,7 +119,7 @@ class DockerBackend:
         """The normalised model of the private copy. The policy (graders.policy) has passed the
         files before this runs, and judges the model this returns before anything is built."""
         if not self.submission.is_dir():
-            raise StackError("find", f"{self.submission} is not a folder")
+            raise StackError("find", _("{submission} is not a folder", submission=self.submission))
         self.submission = self._private_copy()
         found = find_stack_files(self.submission)
         compose_file, notes = found.compose_file, [*build_limit_notes(), *found.notes]
@@ -138,12 +139,14 @@ class DockerBackend:
                 last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
                 if "UTF-8" in last:
                     last += " (save the file as UTF-8)"
-                raise StackError("compose-config", f"`docker compose config` rejects {compose_file.name}: {last}",
+                raise StackError("compose-config", _("`docker compose config` rejects {name}: {last}",
+                                                     name=compose_file.name, last=last),
                                  said)
             try:
                 self.model = json.loads(result.stdout)
             except ValueError as exc:
-                raise StackError("compose-config", f"could not read the normalised compose model: {exc}") from None
+                raise StackError("compose-config",
+                                 _("could not read the normalised compose model: {exc}", exc=exc)) from None
         self.info = StackInfo(compose_file=compose_file.name if compose_file else None,
                               services=self.model.get("services") or {}, dockerfile=found.dockerfile, notes=notes,
                               model=self.model, root=self.submission)
@@ -175,7 +178,7 @@ class DockerBackend:
             result = self._compose("build", timeout=self.build_timeout_s)
             if not result.ok:
                 why = "timed out" if result.timed_out else "failed"
-                raise StackError("build", f"the image build {why}", result.tail(30))
+                raise StackError("build", _("the image build {why}", why=why), result.tail(30))
             self._pull_missing(rewritten, self.build_timeout_s - (time.monotonic() - started))
         elif self.copy_of is None:
             self._pull_missing(rewritten, self.build_timeout_s)
@@ -192,12 +195,12 @@ class DockerBackend:
         self._watch_exits()
         result = self._compose("up", "-d", "--no-build", "--pull", "never", *self.start_only, timeout=timeout_s)
         if not result.ok:
-            raise StackError("start", "`docker compose up` failed", result.tail(20))
+            raise StackError("start", _("`docker compose up` failed"), result.tail(20))
         deadline = time.monotonic() + timeout_s
         pending = dict(ready)
         while pending:
             if self.abandoned:
-                raise StackError("start", "given up: the grading ended before this stack was ready")
+                raise StackError("start", _("given up: the grading ended before this stack was ready"))
             if exited := self._exited(set(pending)):
                 service, message = exited[0]
                 raise StackError("start", message, self.logs(service, 20))
@@ -209,8 +212,9 @@ class DockerBackend:
                 if port_answers(host, host_port, http):
                     del pending[service]
             if pending and time.monotonic() > deadline:
-                names = ", ".join(f"{s} (port {p})" for s, (p, _) in pending.items())
-                raise StackError("ready", f"no answer from {names} within {timeout_s:.0f} s",
+                names = ", ".join(f"{s} (port {p})" for s, (p, _http) in pending.items())
+                raise StackError("ready", _("no answer from {names} within {timeout_s} s", names=names,
+                                            timeout_s=format(timeout_s, ".0f")),
                                  "\n\n".join(f"--- {s} ---\n{self.logs(s, 15)}" for s in pending))
             if pending:
                 time.sleep(0.3)
@@ -280,7 +284,8 @@ class DockerBackend:
         if found is None:
             published = self._published(service, port)
             if not published:
-                raise StackError("address", f"service '{service}' has no running container publishing port {port}")
+                raise StackError("address", _("service '{service}' has no running container publishing port {port}",
+                                              service=service, port=port))
             found = self._ports[(service, port)] = published[0]
         self._handed_out[f"{found[0]}:{found[1]}"] = f"{service}:{port}"
         return found
@@ -318,12 +323,12 @@ class DockerBackend:
         chunks = []
         containers = self._containers(service)
         if not containers:
-            raise StackError("read", f"service '{service}' has no container")
+            raise StackError("read", _("service '{service}' has no container", service=service))
         for container in containers:
             full = path if path.startswith("/") else posixpath.join(
                 container.attrs["Config"].get("WorkingDir") or "/", path)
             try:
-                stream, _ = container.get_archive(full)
+                stream, _stat = container.get_archive(full)
             except docker.errors.NotFound:
                 continue
             data = b"".join(capped(stream, self.limits.file_cap_bytes + 4096))
@@ -410,7 +415,7 @@ class DockerBackend:
     @staticmethod
     def _checked(result: CommandResult, what: str) -> None:
         if not result.ok:
-            raise StackError("stack", f"could not {what}", result.tail(10))
+            raise StackError("stack", _("could not {what}", what=what), result.tail(10))
 
     def teardown(self) -> None:
         """Remove everything of this grading, even what compose lost track of."""
