@@ -153,7 +153,8 @@ def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
     color = not args.no_color and sys.stdout.isatty()
     for name, out in zip(names, outs, strict=True):
-        text = formats()[name](report, ReportOptions(audience=args.audience, color=color and out == "-"))
+        text = formats()[name](report, ReportOptions(audience=args.audience, color=color and out == "-",
+                                                     lang=args.lang))
         if out == "-":
             sys.stdout.write(text)
         else:

@@ -45,9 +45,9 @@ def describe(spec: Spec, lang: str) -> str:
                 worth = _("advice, not scored") if check.advice else points_text(check.points)
                 out.append(f"- [ ] **{check.title_in(lang)}** ({worth}) `{check.qualified_id}`")
                 if contract := check.contract_in(lang):
-                    out.append(f"  - {_('Required')}: {contract}")
+                    out.append("  - " + _("Required") + f": {contract}")
                 if hint := check.hint_in(lang):
-                    out.append(f"  - {_('How')}: {hint}")
+                    out.append("  - " + _("How") + f": {hint}")
             out.append("")
         if hidden:
             out += [n_("{count} more check is hidden until grading; its points count.",
