@@ -24,6 +24,8 @@ from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
 from graders.backends.stack_files import find_compose_file
 from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
+from graders.checks.browser import browser_missing
+from graders.checks.context import SharedResources
 from graders.dockerfile import hadolint, parse_dockerfile
 from graders.results import CheckResult, GradingReport, Outcome, PartResult, Status
 from graders.spec.model import CheckSpec, Spec, roles_named
@@ -41,6 +43,7 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     check_timeout_s: float | None = None  # overrides the spec's
     copies: bool = True  # False: every check on the main stack, whatever the spec's `copies`
+    browser: bool = True  # False: no browser, even where one could run (checks that need it fall back)
 
 
 @dataclass
@@ -73,10 +76,12 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
+        selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
+        capabilities = grading_capabilities(selected, backend, options, report.notes)
         report.parts = asyncio.run(_run_checks(submission, spec, stack, copies, variables, options, emit,
-                                                 report.problems, deadline))
-        left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
-                    and (not options.parts or c.part in options.parts)]
+                                                 report.problems, deadline, capabilities))
+        left_out = [c for c in selected if c.requires - capabilities and not spec.fallbacks(c.qualified_id)]
+        _fallback_notes(spec, selected, capabilities, report.notes)
         if left_out:
             report.partial = True
             report.notes.append(f"partial score: {len(left_out)} check(s) worth {sum(c.points for c in left_out):g} "
@@ -104,6 +109,31 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
         report.timings.teardown_s = time.monotonic() - t0
         report.timings.total_s = time.monotonic() - started
     return report
+
+
+def grading_capabilities(selected: list[CheckSpec], backend: Backend, options: GradeOptions,
+                         notes: list[str]) -> frozenset[str]:
+    """What this grading can do: the backend's own capabilities, and `browser` where a headless
+    Chromium is installed and the backend can put it into the stack's network. Asked only when a
+    selected check requires it; why there is none goes to the notes."""
+    found = set(getattr(backend, "capabilities", frozenset()))
+    if any("browser" in c.requires for c in selected):
+        why = ("--no-browser" if not options.browser else browser_missing()
+               or ("" if backend.can_enter_networks() else
+                   f"the '{backend.name}' backend cannot put a browser into the stack's network"))
+        if why:
+            notes.append(f"no browser here: {why}")
+        else:
+            found.add("browser")
+    return frozenset(found)
+
+
+def _fallback_notes(spec: Spec, selected: list[CheckSpec], capabilities: frozenset[str], notes: list[str]) -> None:
+    for check in selected:
+        fallbacks = [f for f in spec.fallbacks(check.qualified_id) if f in selected]
+        if fallbacks and (missing := check.requires - capabilities):
+            notes.append(f"'{check.qualified_id}' ({check.points:g} points) needs {', '.join(sorted(missing))}, "
+                         f"which is missing here: graded instead by {', '.join(f.id for f in fallbacks)}")
 
 
 def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingReport, stack: _Stack,
@@ -205,8 +235,9 @@ def _capture_logs(stack: _Stack, report: GradingReport) -> None:
 
 async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[str, _Stack],
                       variables: dict[str, Any], options: GradeOptions, emit: EventFn, problems: list[str],
-                      deadline: float) -> list[PartResult]:
+                      deadline: float, capabilities: frozenset[str]) -> list[PartResult]:
     types = registry()
+    shared = SharedResources()  # one browser for the whole grading, closed below
     selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
     results: dict[str, CheckResult] = {}
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
@@ -223,11 +254,33 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
                 await done[prior].wait()
         stack = stack_of(check)
         result = await _run_check(check, types[check.type], results, stack, stack.backend, submission,
-                                  role_ports, variables, spec, options)
+                                  role_ports, variables, spec, options, capabilities, shared)
         results[check.qualified_id] = result
         emit("check", result)
         done[check.qualified_id].set()
 
+    try:
+        await _run_stages(selected, run_one, main, copies, problems, deadline)
+    finally:
+        await shared.aclose()
+
+    for check in selected:  # what the total time limit cut short
+        if check.qualified_id not in results:
+            results[check.qualified_id] = CheckResult(
+                id=check.id, title=check.title, status=Status.FAILED, score=0.0, max_score=check.points,
+                message="not finished: the grading's total time limit ran out",
+                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type)
+    parts = []
+    for part in spec.parts:
+        if options.parts and part.id not in options.parts:
+            continue
+        parts.append(PartResult(id=part.id, title=part.title, bonus=part.bonus,
+                                checks=[results[c.qualified_id] for c in part.checks]))
+    return parts
+
+
+async def _run_stages(selected: list[CheckSpec], run_one, main: _Stack, copies: dict[str, _Stack],
+                      problems: list[str], deadline: float) -> None:
     for stage in sorted({c.stage for c in selected}):
         in_stage = [c for c in selected if c.stage == stage]
         done = {c.qualified_id: asyncio.Event() for c in in_stage}
@@ -245,42 +298,40 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
                     where = f" (the '{stack.name}' copy of the stack)" if stack.name else ""
                     problems.append(f"{exc.step}: {exc.message}{where}")
 
-    for check in selected:  # what the total time limit cut short
-        if check.qualified_id not in results:
-            results[check.qualified_id] = CheckResult(
-                id=check.id, title=check.title, status=Status.FAILED, score=0.0, max_score=check.points,
-                message="not finished: the grading's total time limit ran out",
-                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type)
-    parts = []
-    for part in spec.parts:
-        if options.parts and part.id not in options.parts:
-            continue
-        parts.append(PartResult(id=part.id, title=part.title, bonus=part.bonus,
-                                checks=[results[c.qualified_id] for c in part.checks]))
-    return parts
-
 
 async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: _Stack,
                      backend: Backend, submission: Path, role_ports: dict[str, int], variables: dict[str, Any],
-                     spec: Spec, options: GradeOptions) -> CheckResult:
+                     spec: Spec, options: GradeOptions, capabilities: frozenset[str],
+                     shared: SharedResources) -> CheckResult:
     hint = check.hint_in(options.lang)
+    stands_in = ""  # said before the message of a fallback graded in its primary's place
 
     def result(status: Status, message: str, details: str = "", duration: float = 0.0,
-               counted: bool = True) -> CheckResult:
+               counted: bool = True, outcome: Outcome | None = None) -> CheckResult:
         return CheckResult(id=check.id, title=check.title, status=status,
                            score=check.points if status is Status.PASSED else 0.0,
                            max_score=check.points if counted else 0.0,
-                           message=message, hint=hint, details=details, duration_s=duration,
-                           visibility=check.visibility, check_type=check.type)
+                           message=stands_in + message, hint=hint, details=details, duration_s=duration,
+                           visibility=check.visibility, check_type=check.type, graded=counted,
+                           attachments=list(outcome.attachments) if outcome else [])
 
     if stack.problem and stack.problem.step == "policy" and check.type != "stack":
         # Not even the static checks: they would read the very files the policy refused.
         return result(Status.SKIPPED, "not run: the submission was refused before running (see the problems)")
-    missing = check.requires - getattr(backend, "capabilities", frozenset())
+    missing = check.requires - capabilities
     if missing:
-        return result(Status.SKIPPED, f"not graded here: it needs {', '.join(sorted(missing))}, which the "
-                                      f"'{backend.name}' backend does not have (left out of the maximum)",
-                      counted=False)
+        instead = [f.id for f in spec.fallbacks(check.qualified_id)]
+        return result(Status.SKIPPED, f"not graded here: it needs {', '.join(sorted(missing))}, which this "
+                                      f"grading on the '{backend.name}' backend does not have "
+                                      + (f"(graded instead by {', '.join(instead)})" if instead
+                                         else "(left out of the maximum)"), counted=False)
+    if check.fallback_for:
+        primary = spec.check(check.fallback_for)
+        if not primary.requires - capabilities:
+            return result(Status.SKIPPED, f"not graded: '{primary.id}' grades this here, with "
+                                          f"{', '.join(sorted(primary.requires))}", counted=False)
+        stands_in = (f"[in place of '{primary.id}': no {', '.join(sorted(primary.requires - capabilities))} "
+                     "here] ")
 
     for need in check.needs:
         prior = results.get(need)
@@ -305,12 +356,13 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
                        variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
                        or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
                        stack_started=stack.started,
-                       stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
+                       stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "",
+                       shared=shared)
     started = time.monotonic()
     try:
         outcome = await asyncio.wait_for(_setup_then_run(ctx, check, check_type), timeout=ctx.timeout_s)
         status = Status.PASSED if outcome.passed else Status.FAILED
-        return result(status, outcome.message, outcome.details, time.monotonic() - started)
+        return result(status, outcome.message, outcome.details, time.monotonic() - started, outcome=outcome)
     except CheckFailed as exc:
         return result(Status.FAILED, exc.message, exc.details, time.monotonic() - started)
     except StackUnavailable as exc:

@@ -70,9 +70,15 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
             "visibility": {"enum": ["visible", "hidden", "after_due_date"]},
             "hint": HINT,
             "timeout_s": SECONDS,
-            "requires": {"type": "array", "items": {"enum": ["docker"]}, "uniqueItems": True,
-                         "description": "backend capabilities the check needs; without them it is left "
-                                        "out of the score (e.g. `docker` on the local backend)"},
+            "requires": {"type": "array", "items": {"enum": ["docker", "browser"]}, "uniqueItems": True,
+                         "description": "capabilities the check needs (`docker`: the Docker backend; "
+                                        "`browser`: a headless Chromium the backend can put beside the "
+                                        "stack); without them it is left out of the score, or its "
+                                        "fallbacks are graded instead"},
+            "fallback_for": {"type": "string",
+                             "description": "a check (`id` in this part) that `requires` something: this one "
+                                            "is graded only where that is missing, in its place; the points "
+                                            "of its fallbacks add up to its own"},
             "setup": {"type": "array", "items": {"$ref": "#/$defs/step"}},
             "copy": {"type": "string", "description": "run on this copy of the stack (see `copies`) instead "
                                                       "of the main one; backends without copies use the main"},

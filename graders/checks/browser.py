@@ -1,0 +1,263 @@
+"""`browser`: the page used as a student's classmates would, in a real headless Chromium.
+
+Tabs open the page at localhost:<the role's port>, inside the stack's network (so a page that
+hard-codes ws://localhost:8000/ws works as it did for its author), then the steps run in order:
+
+- `open: /path`: load a page (every tab loads the body's `open` first);
+- `type: text`: fill a field: the `into` selector, or the first visible text input or textarea;
+- `press: Enter`: press a key in the field typed into last (or in `into`);
+- `click: true | selector`: click the first visible button (or the element the selector finds);
+- `wait_text: text`: the text must appear in the page within `within_s`;
+- `close: true`: close the tab (the page's sockets close as when a classmate leaves).
+
+A step acts on `tab` (a number or a list; default: every open tab). One Chromium serves the
+whole grading (`ctx.shared`); each check gets its own browser context. Script errors, console
+errors and the WebSockets of every tab go to the details; a screenshot of each tab (its last
+state) is attached to the report. A text that does not appear is explained by the most telling
+thing seen: a script error, a failed socket, no socket, nothing sent after the click, a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from graders.checks import CheckContext, StackUnavailable, check_type
+from graders.checks._browser_session import Session, Tab, browser_missing, open_browser
+from graders.results import Attachment, Outcome
+
+FIELD = "input:not([type]):visible, input[type=text]:visible, input[type=search]:visible, textarea:visible"
+BUTTON = "button:visible, input[type=submit]:visible, input[type=button]:visible"
+ACTION_TIMEOUT_MS = 5000
+LOAD_TIMEOUT_MS = 15_000
+VIEWPORT = {"width": 720, "height": 480}
+TEXT_SHOWN = "t => document.body !== null && document.body.innerText.includes(t)"
+
+__all__ = ["browser_missing", "run"]  # browser_missing: the engine asks whether a browser can run here
+
+ACTIONS = ("open", "type", "press", "click", "wait_text", "close")  # the order they run in within a step
+TAB = {"oneOf": [{"type": "integer", "minimum": 1},
+                 {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}],
+       "description": "which tab(s) the step acts on, from 1 (default: every open tab)"}
+STEP = {
+    "type": "object",
+    "additionalProperties": False,
+    "anyOf": [{"required": [action]} for action in ACTIONS],
+    "description": "one or more actions, run in this order: open, type, press, click, wait_text, close",
+    "properties": {
+        "tab": TAB,
+        "open": {"type": "string", "pattern": "^/", "description": "load this path of the role's service"},
+        "type": {"type": "string", "description": "text to fill into the field"},
+        "into": {"type": "string", "description": "CSS selector of the field (default: the first visible "
+                                                  "text input or textarea)"},
+        "press": {"type": "string", "description": "a key, e.g. Enter, pressed in the field"},
+        "click": {"oneOf": [{"const": True}, {"type": "string"}],
+                  "description": "true: the first visible button; or a CSS selector"},
+        "wait_text": {"type": "string", "description": "text that must appear in the page"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0},
+        "close": {"const": True},
+    },
+}
+SCHEMA = {
+    "type": "object",
+    "required": ["steps"],
+    "additionalProperties": False,
+    "properties": {
+        "role": {"type": "string", "description": "whose page to open (default: web)"},
+        "tabs": {"type": "integer", "minimum": 1, "maximum": 8, "description": "tabs opened at the start"},
+        "open": {"type": "string", "pattern": "^/", "description": "the path every tab loads first (default /)"},
+        "within_s": {"type": "number", "exclusiveMinimum": 0, "description": "default wait for wait_text"},
+        "steps": {"type": "array", "minItems": 1, "items": STEP},
+    },
+}
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Run:
+    """The tabs of one check and what its steps have done so far."""
+
+    def __init__(self, origin: str, tabs: list[Tab], within_s: float):
+        self.origin = origin
+        self.tabs = tabs
+        self.within_s = within_s
+        self.step = 0
+        self.last_action: tuple[Tab, int, str] | None = None  # who pressed/clicked, frames sent before, what
+        self.seen: list[str] = []  # what passed, for the summary
+
+    def chosen(self, step: dict[str, Any]) -> list[Tab]:
+        wanted = step.get("tab")
+        if wanted is None:
+            return [t for t in self.tabs if t.is_open]
+        numbers = wanted if isinstance(wanted, list) else [wanted]
+        for number in numbers:
+            if number > len(self.tabs):
+                raise StepFailed(f"step {self.step}: there is no tab {number} (the check opens {len(self.tabs)})")
+            if not self.tabs[number - 1].is_open:
+                raise StepFailed(f"step {self.step}: tab {number} was closed at step "
+                                 f"{self.tabs[number - 1].closed_at_step}")
+        return [self.tabs[n - 1] for n in numbers]
+
+    async def load(self, tab: Tab, path: str) -> None:
+        tab.url = self.origin + path
+        try:
+            response = await tab.page.goto(tab.url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
+        except Exception as exc:  # noqa: BLE001 - Playwright's errors say what the browser saw
+            raise StepFailed(f"tab {tab.number}: could not load {tab.url}: {first_line(exc)}") from None
+        tab.status = response.status if response else None
+        if tab.status and tab.status >= 400:
+            raise StepFailed(f"tab {tab.number}: GET {path} answered HTTP {tab.status}")
+        tab.navigations = 1
+        await tab.settle()
+
+    async def type_into(self, tab: Tab, text: str, selector: str | None) -> None:
+        await tab.page.bring_to_front()  # as a person switches tabs; a hidden tab paints no frames
+        field = tab.page.locator(selector or FIELD).first
+        try:
+            await field.fill(text, timeout=ACTION_TIMEOUT_MS)
+        except Exception:  # noqa: BLE001
+            what = f"no field matches {selector!r}" if selector else (
+                "no text field to type into (looked for the first visible text input or textarea)")
+            raise StepFailed(f"tab {tab.number}: {what}") from None
+        tab.field = field
+
+    async def press(self, tab: Tab, key: str, selector: str | None) -> None:
+        await tab.page.bring_to_front()
+        before = tab.frames_sent()
+        target = tab.page.locator(selector).first if selector else tab.field
+        try:
+            await (target.press(key, timeout=ACTION_TIMEOUT_MS) if target is not None
+                   else tab.page.keyboard.press(key))
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"tab {tab.number}: could not press {key}: {first_line(exc)}") from None
+        self.last_action = (tab, before, f"pressing {key}")
+
+    async def click(self, tab: Tab, selector: str | bool) -> None:
+        await tab.page.bring_to_front()
+        before = tab.frames_sent()
+        target = tab.page.locator(BUTTON if selector is True else selector).first
+        try:
+            await target.click(timeout=ACTION_TIMEOUT_MS)
+        except Exception:  # noqa: BLE001
+            what = "no button to click (looked for the first visible button)" if selector is True else (
+                f"nothing to click matches {selector!r}")
+            raise StepFailed(f"tab {tab.number}: {what}") from None
+        self.last_action = (tab, before, "the click on the send button" if selector is True else "the click")
+
+    async def wait_text(self, tabs: list[Tab], text: str, within_s: float) -> None:
+        started = time.monotonic()
+        shown = await asyncio.gather(*(appears(t, text, started + within_s) for t in tabs))
+        missing = [t for t, ok in zip(tabs, shown, strict=True) if not ok]
+        if missing:
+            tab = missing[0]
+            raise StepFailed(f"tab {tab.number}: {text!r} did not appear within {within_s:g} s"
+                             + (f" (nor in tab(s) {', '.join(str(t.number) for t in missing[1:])})"
+                                if missing[1:] else "") + f"; {self.diagnose(tab, text)}")
+        self.seen.append(f"{text!r} appeared in tab{'s' if len(tabs) > 1 else ''} "
+                         f"{', '.join(str(t.number) for t in tabs)} within {time.monotonic() - started:.2f} s")
+
+    async def close(self, tab: Tab) -> None:
+        await tab.take_screenshot()
+        await tab.page.close()
+        tab.closed_at_step = self.step
+        self.seen.append(f"tab {tab.number} closed")
+
+    def diagnose(self, tab: Tab, text: str) -> str:
+        """The most telling reason a text did not appear in `tab`, in words a student can act on."""
+        for other in self.tabs:
+            if other.page_errors:
+                return f"the page's script failed in tab {other.number}: {other.page_errors[0]}"
+        for other in self.tabs:
+            for socket in other.sockets.values():
+                if socket.failed:
+                    return (f"tab {other.number}'s WebSocket to {socket.url} {socket.state()} "
+                            "(is the address right, and does the endpoint accept it?)")
+        for other in self.tabs:
+            if other.is_open and not other.sockets:
+                return f"the page in tab {other.number} opened no WebSocket"
+        for other in self.tabs:
+            if other.navigations > 1:
+                return (f"the page in tab {other.number} reloaded after it was loaded (a form submitted "
+                        "without event.preventDefault()?)")
+        if self.last_action:
+            actor, before, what = self.last_action
+            if actor.frames_sent() == before:
+                return (f"tab {actor.number} sent nothing over its WebSocket after {what} "
+                        "(does the handler call ws.send?)")
+        if tab.received_text(text):
+            return f"tab {tab.number} received it over its WebSocket but did not show it on the page"
+        if all(s.closed for s in tab.sockets.values()):
+            return f"tab {tab.number}'s WebSocket was closed (by the server?) before the text came"
+        return f"tab {tab.number} never received it over its open WebSocket (is every message sent to every client?)"
+
+
+def first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("=")]
+    return lines[0] if lines else type(exc).__name__
+
+
+async def appears(tab: Tab, text: str, deadline: float) -> bool:
+    """Poll the page's visible text (surviving a reload) until `text` shows or time is up."""
+    while True:
+        try:
+            if await tab.page.evaluate(TEXT_SHOWN, text):
+                return True
+        except Exception:  # noqa: BLE001 - a page between two documents has no body to read
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
+async def run_step(run: Run, step: dict[str, Any]) -> None:
+    tabs = run.chosen(step)
+    if "open" in step:
+        await asyncio.gather(*(run.load(t, step["open"]) for t in tabs))
+    for tab in tabs:
+        if "type" in step:
+            await run.type_into(tab, str(step["type"]), step.get("into"))
+        if "press" in step:
+            await run.press(tab, step["press"], step.get("into"))
+        if "click" in step:
+            await run.click(tab, step["click"])
+    if "wait_text" in step:
+        await run.wait_text(tabs, str(step["wait_text"]), float(step.get("within_s", run.within_s)))
+    if step.get("close"):
+        for tab in tabs:
+            await run.close(tab)
+
+
+@check_type("browser", schema=SCHEMA)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    body = ctx.render(body)
+    role = body.get("role", "web")
+    if role not in ctx.role_ports:
+        raise StackUnavailable(f"the spec gives no port for the role '{role}'")
+    entry = await asyncio.to_thread(ctx.backend.network_entry, ctx.service(role))
+    session: Session = await ctx.shared.get(("browser", *entry), lambda: open_browser(entry))
+    context = await session.browser.new_context(viewport=VIEWPORT)
+    tabs: list[Tab] = []
+    try:
+        tabs = [await Tab.open(context, n) for n in range(1, int(body.get("tabs", 1)) + 1)]
+        state = Run(f"http://localhost:{ctx.role_ports[role]}", tabs, float(body.get("within_s", 2)))
+        try:
+            await asyncio.gather(*(state.load(t, body.get("open", "/")) for t in tabs))
+            for state.step, step in enumerate(body["steps"], start=1):
+                await run_step(state, step)
+            failure = ""
+        except StepFailed as exc:
+            failure = str(exc)
+        for tab in tabs:
+            await tab.take_screenshot()
+    finally:
+        await context.close()
+    details = "\n".join([session.describe(), *(t.describe() for t in tabs)])
+    shots = tuple(Attachment(f"tab {t.number}", "image/png", t.screenshot) for t in tabs if t.screenshot)
+    if failure:
+        return Outcome.fail(failure, details, shots)
+    where = f"{len(tabs)} tab{'s' if len(tabs) > 1 else ''} of {state.origin}{body.get('open', '/')}"
+    return Outcome.ok(f"{where}: " + ("; ".join(state.seen) or f"all {len(body['steps'])} steps done"),
+                      details, shots)
