@@ -119,7 +119,7 @@ def grading_capabilities(selected: list[CheckSpec], backend: Backend, options: G
     found = set(getattr(backend, "capabilities", frozenset()))
     if any("browser" in c.requires for c in selected):
         why = ("--no-browser" if not options.browser else browser_missing()
-               or ("" if backend.can_enter_networks() else
+               or ("" if getattr(backend, "can_enter_networks", lambda: False)() else
                    f"the '{backend.name}' backend cannot put a browser into the stack's network"))
         if why:
             notes.append(f"no browser here: {why}")

@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from graders.backends.docker import DockerBackend
+from graders.backends.docker.netns import can_enter_networks
+from graders.checks.browser import browser_missing
 from graders.engine import GradeOptions, grade
 from graders.results import Status
 from graders.spec.loader import load_spec
@@ -30,6 +32,14 @@ pytestmark = pytest.mark.docker
 VARIANT = ROOT / "tests" / "variants" / "chat_external_js"
 MUTANTS = ROOT / "tests" / "mutants"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def browser_here(docker_engine):
+    """Chromium, Playwright and nsenter as root: what `python -m graders.testbed` sets up."""
+    why = browser_missing() or ("" if can_enter_networks() else "cannot nsenter into containers (not root?)")
+    if why:
+        pytest.fail(f"no browser here: {why}; run `python -m graders.testbed` first (README)")
 
 
 def chat_body(first: str, second: str) -> dict:

@@ -77,7 +77,7 @@ class StepFailed(Exception):
     pass
 
 
-class Run:
+class Scenario:
     """The tabs of one check and what its steps have done so far."""
 
     def __init__(self, origin: str, tabs: list[Tab], within_s: float):
@@ -212,22 +212,22 @@ async def appears(tab: Tab, text: str, deadline: float) -> bool:
         await asyncio.sleep(0.05)
 
 
-async def run_step(run: Run, step: dict[str, Any]) -> None:
-    tabs = run.chosen(step)
+async def run_step(scenario: Scenario, step: dict[str, Any]) -> None:
+    tabs = scenario.chosen(step)
     if "open" in step:
-        await asyncio.gather(*(run.load(t, step["open"]) for t in tabs))
+        await asyncio.gather(*(scenario.load(t, step["open"]) for t in tabs))
     for tab in tabs:
         if "type" in step:
-            await run.type_into(tab, str(step["type"]), step.get("into"))
+            await scenario.type_into(tab, str(step["type"]), step.get("into"))
         if "press" in step:
-            await run.press(tab, step["press"], step.get("into"))
+            await scenario.press(tab, step["press"], step.get("into"))
         if "click" in step:
-            await run.click(tab, step["click"])
+            await scenario.click(tab, step["click"])
     if "wait_text" in step:
-        await run.wait_text(tabs, str(step["wait_text"]), float(step.get("within_s", run.within_s)))
+        await scenario.wait_text(tabs, str(step["wait_text"]), float(step.get("within_s", scenario.within_s)))
     if step.get("close"):
         for tab in tabs:
-            await run.close(tab)
+            await scenario.close(tab)
 
 
 @check_type("browser", schema=SCHEMA)
@@ -242,10 +242,11 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     tabs: list[Tab] = []
     try:
         tabs = [await Tab.open(context, n) for n in range(1, int(body.get("tabs", 1)) + 1)]
-        state = Run(f"http://localhost:{ctx.role_ports[role]}", tabs, float(body.get("within_s", 2)))
+        state = Scenario(f"http://localhost:{ctx.role_ports[role]}", tabs, float(body.get("within_s", 2)))
         try:
             await asyncio.gather(*(state.load(t, body.get("open", "/")) for t in tabs))
-            for state.step, step in enumerate(body["steps"], start=1):
+            for number, step in enumerate(body["steps"], start=1):
+                state.step = number
                 await run_step(state, step)
             failure = ""
         except StepFailed as exc:
