@@ -246,22 +246,36 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
         # A copy is for overlap, not a second chance: when the main stack is down, all is.
         return copies.get(check.copy or "", main) if main.started else main
 
+    def context(check: CheckSpec, stack: _Stack) -> CheckContext:
+        return CheckContext(backend=stack.backend, submission=submission, roles=stack.roles, role_ports=role_ports,
+                            variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
+                            or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
+                            stack_started=stack.started, shared=shared,
+                            stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
+
     async def run_one(check: CheckSpec, done: dict[str, asyncio.Event]) -> None:
         # `after` orders the use of a shared stack: between two stacks there is nothing to order.
         same_stack = [a for a in check.after if stack_of(spec.check(a)) is stack_of(check)]
+        stack = stack_of(check)
+        warm_up = types[check.type].warm_up
+        if warm_up and stack.started and not check.requires - capabilities:
+            warming.append(asyncio.create_task(_quietly(warm_up(context(check, stack), check.body))))
         for prior in (*check.needs, *same_stack):
             if prior in done:
                 await done[prior].wait()
-        stack = stack_of(check)
-        result = await _run_check(check, types[check.type], results, stack, stack.backend, submission,
-                                  role_ports, variables, spec, options, capabilities, shared)
+        result = await _run_check(check, types[check.type], results, stack, spec, options, capabilities,
+                                  context(check, stack))
         results[check.qualified_id] = result
         emit("check", result)
         done[check.qualified_id].set()
 
+    warming: list[asyncio.Task] = []
     try:
         await _run_stages(selected, run_one, main, copies, problems, deadline)
     finally:
+        for task in warming:
+            task.cancel()
+        await asyncio.gather(*warming, return_exceptions=True)
         await shared.aclose()
 
     for check in selected:  # what the total time limit cut short
@@ -299,11 +313,16 @@ async def _run_stages(selected: list[CheckSpec], run_one, main: _Stack, copies: 
                     problems.append(f"{exc.step}: {exc.message}{where}")
 
 
-async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: _Stack,
-                     backend: Backend, submission: Path, role_ports: dict[str, int], variables: dict[str, Any],
-                     spec: Spec, options: GradeOptions, capabilities: frozenset[str],
-                     shared: SharedResources) -> CheckResult:
+async def _quietly(warm_up) -> None:
+    """A warm-up that fails says nothing: the check itself meets the same trouble and reports it."""
+    with contextlib.suppress(Exception):
+        await warm_up
+
+
+async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: _Stack, spec: Spec,
+                     options: GradeOptions, capabilities: frozenset[str], ctx: CheckContext) -> CheckResult:
     hint = check.hint_in(options.lang)
+    backend = stack.backend
     stands_in = ""  # said before the message of a fallback graded in its primary's place
 
     def result(status: Status, message: str, details: str = "", duration: float = 0.0,
@@ -352,12 +371,6 @@ async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResul
             why = f"the grader's '{stack.name}' copy of the stack: {why}"
         return result(Status.SKIPPED, f"not run: {why}")
 
-    ctx = CheckContext(backend=backend, submission=submission, roles=stack.roles, role_ports=role_ports,
-                       variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
-                       or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
-                       stack_started=stack.started,
-                       stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "",
-                       shared=shared)
     started = time.monotonic()
     try:
         outcome = await asyncio.wait_for(_setup_then_run(ctx, check, check_type), timeout=ctx.timeout_s)

@@ -15,6 +15,7 @@ from graders.plugins import PluginRegistry
 from graders.results import Outcome
 
 RunFn = Callable[[CheckContext, dict[str, Any]], Awaitable[Outcome]]
+WarmFn = Callable[[CheckContext, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,18 @@ class CheckType:
     schema: dict[str, Any]
     needs_stack: bool  # False: static checks of files, which run even when nothing starts
     usable_as_step: bool  # may appear in a check's `setup`
+    # Run by the engine as soon as the check is scheduled, while it still waits for its `needs`
+    # and `after`: slow preparation (a browser's launch) overlaps the checks before it.
+    warm_up: WarmFn | None = None
 
 
 _TYPES: PluginRegistry[CheckType] = PluginRegistry(__name__, __path__, skip={"context"})
 
 
-def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True,
-               usable_as_step: bool = False) -> Callable[[RunFn], RunFn]:
+def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True, usable_as_step: bool = False,
+               warm_up: WarmFn | None = None) -> Callable[[RunFn], RunFn]:
     def register(run: RunFn) -> RunFn:
-        _TYPES.add(name, CheckType(name, run, schema, needs_stack, usable_as_step), what="check type")
+        _TYPES.add(name, CheckType(name, run, schema, needs_stack, usable_as_step, warm_up), what="check type")
         return run
 
     return register

@@ -230,18 +230,27 @@ async def run_step(scenario: Scenario, step: dict[str, Any]) -> None:
             await scenario.close(tab)
 
 
-@check_type("browser", schema=SCHEMA)
-async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
-    body = ctx.render(body)
-    role = body.get("role", "web")
+async def grading_browser(ctx: CheckContext, role: str) -> Session:
+    """The grading's one Chromium in the network of the role's service, launched by the first to ask."""
     if role not in ctx.role_ports:
         raise StackUnavailable(f"the spec gives no port for the role '{role}'")
     entry = await asyncio.to_thread(ctx.backend.network_entry, ctx.service(role))
-    session: Session = await ctx.shared.get(("browser", *entry), lambda: open_browser(entry))
+    return await ctx.shared.get(("browser", *entry), lambda: open_browser(entry))
+
+
+async def warm_up(ctx: CheckContext, body: dict[str, Any]) -> None:
+    await grading_browser(ctx, body.get("role", "web"))
+
+
+@check_type("browser", schema=SCHEMA, warm_up=warm_up)
+async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    body = ctx.render(body)
+    role = body.get("role", "web")
+    session = await grading_browser(ctx, role)
     context = await session.browser.new_context(viewport=VIEWPORT)
     tabs: list[Tab] = []
     try:
-        tabs = [await Tab.open(context, n) for n in range(1, int(body.get("tabs", 1)) + 1)]
+        tabs = list(await asyncio.gather(*(Tab.open(context, n) for n in range(1, int(body.get("tabs", 1)) + 1))))
         state = Scenario(f"http://localhost:{ctx.role_ports[role]}", tabs, float(body.get("within_s", 2)))
         try:
             await asyncio.gather(*(state.load(t, body.get("open", "/")) for t in tabs))
