@@ -118,7 +118,7 @@ class Scenario:
         field = tab.page.locator(selector or FIELD).first
         try:
             await field.fill(text, timeout=ACTION_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
             what = f"no field matches {selector!r}" if selector else (
                 "no text field to type into (looked for the first visible text input or textarea)")
             raise StepFailed(f"tab {tab.number}: {what}") from None
@@ -131,7 +131,7 @@ class Scenario:
         try:
             await (target.press(key, timeout=ACTION_TIMEOUT_MS) if target is not None
                    else tab.page.keyboard.press(key))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - its first line is what the browser saw
             raise StepFailed(f"tab {tab.number}: could not press {key}: {first_line(exc)}") from None
         self.last_action = (tab, before, f"pressing {key}")
 
@@ -141,7 +141,7 @@ class Scenario:
         target = tab.page.locator(BUTTON if selector is True else selector).first
         try:
             await target.click(timeout=ACTION_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
             what = "no button to click (looked for the first visible button)" if selector is True else (
                 f"nothing to click matches {selector!r}")
             raise StepFailed(f"tab {tab.number}: {what}") from None
