@@ -26,6 +26,7 @@ from graders.results import Status
 from graders.spec.loader import load_spec
 from graders.validate import apply_patch, load_mutant, materialize
 from tests.conftest import LAB_SPEC, REFERENCE, ROOT, labelled_leftovers, run_runner
+from tests.test_hostile import materialise
 
 pytestmark = pytest.mark.docker
 
@@ -146,3 +147,15 @@ def test_a_broken_page_fails_the_browser_check_with_its_cause_and_nothing_else(t
     assert browser.status is Status.FAILED and cause in browser.message, f"{browser.message}\n{browser.details}"
     assert browser.message.startswith("tab 1: ") and "did not appear within 2 s" in browser.message
     assert {c.id for c in checks.values() if c.graded and c.status is not Status.PASSED} == {"chat_in_browser"}
+
+
+@pytest.mark.parametrize("case, cause", [
+    ("huge_response", "GET / is over 4 MB: far too big for a chat page (it was not opened in the browser)"),
+    ("binary_response", "tab 1: could not load http://localhost:8000/"),
+])
+def test_a_hostile_page_fails_the_browser_check_quickly_without_reaching_the_browser(tmp_path, case, cause):
+    # 200 MB of HTML would cost the host's browser gigabytes; a binary answer would be downloaded.
+    _, checks = grade_websocket_part(materialise(case, tmp_path))
+    browser = checks["chat_in_browser"]
+    assert browser.status is Status.FAILED and cause in browser.message, f"{browser.message}\n{browser.details}"
+    assert browser.duration_s < 20 and len(browser.message) < 500

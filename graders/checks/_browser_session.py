@@ -12,6 +12,7 @@ inside Chromium's own sandbox where the kernel allows one. Playwright talks to i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import shlex
@@ -29,10 +30,14 @@ CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/c
 # which on a closed network is a stream of refused connections.
 FLAGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-         "--disable-default-apps", "--mute-audio"]
+         "--disable-default-apps", "--mute-audio",
+         "--js-flags=--max-old-space-size=256"]  # a page's script that hoards memory crashes its own tab
 NOBODY = 65534
 LAUNCH_TIMEOUT_MS = 30_000
 FRAMES_KEPT = 20  # per WebSocket, for the report
+# Frames a tab may receive before the grader stops watching its sockets: every frame is an event
+# through Playwright's pipe, and a flooding server would keep the grader busy reading them.
+FLOOD_FRAMES = 2000
 TEXT_CAP = 300
 
 WRAPPER = """#!/bin/sh
@@ -165,6 +170,9 @@ class Tab:
         self.sockets: dict[str, Socket] = {}
         self.screenshot = b""
         self.field: Any = None  # the field typed into last, for `press`
+        self.cdp: Any = None
+        self.flooded = False  # more than FLOOD_FRAMES came in: the sockets are no longer watched
+        self._unwatching: Any = None
 
     @classmethod
     async def open(cls, context: Any, number: int) -> Tab:
@@ -174,7 +182,7 @@ class Tab:
                                                                            f"{error.message}")))
         page.on("console", lambda message: tab._console(message))
         page.on("framenavigated", lambda frame: tab._navigated(frame))
-        cdp = await context.new_cdp_session(page)
+        cdp = tab.cdp = await context.new_cdp_session(page)
         for event, handler in (("webSocketCreated", tab._ws_created),
                                ("webSocketHandshakeResponseReceived", tab._ws_handshake),
                                ("webSocketFrameError", tab._ws_error), ("webSocketClosed", tab._ws_closed),
@@ -218,6 +226,13 @@ class Tab:
         socket = self._socket(event)
         socket.received_count += 1
         socket.received.append(_shorten((event.get("response") or {}).get("payloadData", "")))
+        if not self.flooded and sum(s.received_count for s in self.sockets.values()) > FLOOD_FRAMES:
+            self.flooded = True
+            self._unwatching = asyncio.get_running_loop().create_task(self._stop_watching())
+
+    async def _stop_watching(self) -> None:
+        with contextlib.suppress(Exception):  # a closed tab has nothing left to watch
+            await self.cdp.send("Network.disable")
 
     # --- questions the check asks ------------------------------------------------------
     @property
@@ -254,6 +269,8 @@ class Tab:
         lines = [f"tab {self.number}: {self.url or '(never loaded)'}"
                  + (f" (HTTP {self.status})" if self.status else "")
                  + (f", closed at step {self.closed_at_step}" if self.closed_at_step else "")]
+        if self.flooded:
+            lines.append(f"  received over {FLOOD_FRAMES} WebSocket messages: its sockets were no longer watched")
         if self.navigations > 1:
             lines.append(f"  the page navigated {self.navigations - 1} more time(s) after loading")
         lines += [f"  {s.describe()}" + (f"; last received: {list(s.received)[-3:]}" if s.received else "")

@@ -20,11 +20,14 @@ thing seen: a script error, a failed socket, no socket, nothing sent after the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
+import httpx
+
 from graders.checks import CheckContext, StackUnavailable, check_type
-from graders.checks._browser_session import Session, Tab, browser_missing, open_browser
+from graders.checks._browser_session import FLOOD_FRAMES, Session, Tab, browser_missing, open_browser
 from graders.results import Attachment, Outcome
 
 FIELD = "input:not([type]):visible, input[type=text]:visible, input[type=search]:visible, textarea:visible"
@@ -32,6 +35,12 @@ BUTTON = "button:visible, input[type=submit]:visible, input[type=button]:visible
 ACTION_TIMEOUT_MS = 5000
 LOAD_TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 720, "height": 480}
+SHOT_TIMEOUT_S = 4  # the screenshots after the steps, all tabs at once
+CLOSE_TIMEOUT_S = 4
+# Kept from the check's time for the screenshots and closing, so that a page that stops
+# responding fails with its own message, inside the check's timeout.
+RESERVE_S = SHOT_TIMEOUT_S + CLOSE_TIMEOUT_S + 2
+PAGE_CAP = 4 * 1024 * 1024  # a chat page is kilobytes; a bigger one is not handed to the browser
 TEXT_SHOWN = "t => document.body !== null && document.body.innerText.includes(t)"
 
 __all__ = ["browser_missing", "run"]  # browser_missing: the engine asks whether a browser can run here
@@ -80,8 +89,9 @@ class StepFailed(Exception):
 class Scenario:
     """The tabs of one check and what its steps have done so far."""
 
-    def __init__(self, origin: str, tabs: list[Tab], within_s: float):
-        self.origin = origin
+    def __init__(self, origin: str, address: str, tabs: list[Tab], within_s: float):
+        self.origin = origin  # where the browser finds the page: localhost:<port>, as its author did
+        self.address = address  # where the grader itself reaches the same service
         self.tabs = tabs
         self.within_s = within_s
         self.step = 0
@@ -101,6 +111,10 @@ class Scenario:
                                  f"{self.tabs[number - 1].closed_at_step}")
         return [self.tabs[n - 1] for n in numbers]
 
+    async def load_all(self, tabs: list[Tab], path: str) -> None:
+        await page_fits(self.address + path, path)  # before any tab loads it
+        await asyncio.gather(*(self.load(t, path) for t in tabs))
+
     async def load(self, tab: Tab, path: str) -> None:
         tab.url = self.origin + path
         try:
@@ -118,10 +132,10 @@ class Scenario:
         field = tab.page.locator(selector or FIELD).first
         try:
             await field.fill(text, timeout=ACTION_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
+        except Exception as exc:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
             what = f"no field matches {selector!r}" if selector else (
                 "no text field to type into (looked for the first visible text input or textarea)")
-            raise StepFailed(f"tab {tab.number}: {what}") from None
+            raise StepFailed(f"tab {tab.number}: {self.busy(exc, 'the text field') or what}") from None
         tab.field = field
 
     async def press(self, tab: Tab, key: str, selector: str | None) -> None:
@@ -141,10 +155,10 @@ class Scenario:
         target = tab.page.locator(BUTTON if selector is True else selector).first
         try:
             await target.click(timeout=ACTION_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
+        except Exception as exc:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
             what = "no button to click (looked for the first visible button)" if selector is True else (
                 f"nothing to click matches {selector!r}")
-            raise StepFailed(f"tab {tab.number}: {what}") from None
+            raise StepFailed(f"tab {tab.number}: {self.busy(exc, 'the button') or what}") from None
         self.last_action = (tab, before, "the click on the send button" if selector is True else "the click")
 
     async def wait_text(self, tabs: list[Tab], text: str, within_s: float) -> None:
@@ -165,8 +179,22 @@ class Scenario:
         tab.closed_at_step = self.step
         self.seen.append(f"tab {tab.number} closed")
 
+    def busy(self, exc: BaseException, what: str) -> str:
+        """Why an action timed out when the element may well be there: a flood, or a page too busy."""
+        if flood := self.flood():
+            return f"the page did not respond within {ACTION_TIMEOUT_MS // 1000} s: {flood}"
+        return (f"{what} is there but did not respond within {ACTION_TIMEOUT_MS // 1000} s (is the page busy?)"
+                if "resolved to" in str(exc) else "")
+
+    def flood(self) -> str:
+        flooded = [str(t.number) for t in self.tabs if t.flooded]
+        return (f"tab{'s' if len(flooded) > 1 else ''} {', '.join(flooded)} received over {FLOOD_FRAMES} "
+                "WebSocket messages (does the server send without being asked?)") if flooded else ""
+
     def diagnose(self, tab: Tab, text: str) -> str:
         """The most telling reason a text did not appear in `tab`, in words a student can act on."""
+        if flood := self.flood():
+            return flood
         for other in self.tabs:
             if other.page_errors:
                 return f"the page's script failed in tab {other.number}: {other.page_errors[0]}"
@@ -194,6 +222,22 @@ class Scenario:
         return f"tab {tab.number} never received it over its open WebSocket (is every message sent to every client?)"
 
 
+async def page_fits(url: str, path: str) -> None:
+    """Read at most PAGE_CAP bytes of the page first: a page of hundreds of megabytes would take
+    the browser (on the grader's host) that much memory and more."""
+    size = 0
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as client, \
+                client.stream("GET", url) as response:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > PAGE_CAP:
+                    raise StepFailed(f"GET {path} is over {PAGE_CAP >> 20} MB: far too big for a chat page "
+                                     "(it was not opened in the browser)")
+    except httpx.HTTPError:
+        pass  # the browser's own load says what is wrong, in its words
+
+
 def first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("=")]
     return lines[0] if lines else type(exc).__name__
@@ -215,7 +259,7 @@ async def appears(tab: Tab, text: str, deadline: float) -> bool:
 async def run_step(scenario: Scenario, step: dict[str, Any]) -> None:
     tabs = scenario.chosen(step)
     if "open" in step:
-        await asyncio.gather(*(scenario.load(t, step["open"]) for t in tabs))
+        await scenario.load_all(tabs, step["open"])
     for tab in tabs:
         if "type" in step:
             await scenario.type_into(tab, str(step["type"]), step.get("into"))
@@ -242,28 +286,43 @@ async def warm_up(ctx: CheckContext, body: dict[str, Any]) -> None:
     await grading_browser(ctx, body.get("role", "web"))
 
 
+async def within(budget: float, state: Scenario, body: dict[str, Any]) -> str:
+    """Load the tabs and run the steps within `budget` seconds; "" when all passed, else why not."""
+    async def steps() -> None:
+        await state.load_all(state.tabs, body.get("open", "/"))
+        for number, step in enumerate(body["steps"], start=1):
+            state.step = number
+            await run_step(state, step)
+
+    try:
+        await asyncio.wait_for(steps(), budget)
+        return ""
+    except StepFailed as exc:
+        return str(exc)
+    except (asyncio.TimeoutError, TimeoutError):
+        where = f"step {state.step}" if state.step else "loading the page"
+        return (f"the page stopped responding: {where} did not finish within {budget:g} s"
+                + (f"; {state.flood()}" if state.flood() else ""))
+
+
 @check_type("browser", schema=SCHEMA, warm_up=warm_up)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
     role = body.get("role", "web")
     session = await grading_browser(ctx, role)
-    context = await session.browser.new_context(viewport=VIEWPORT)
+    context = await session.browser.new_context(viewport=VIEWPORT, accept_downloads=False)
     tabs: list[Tab] = []
+    budget = max(ctx.timeout_s - RESERVE_S, ctx.timeout_s / 2)
     try:
         tabs = list(await asyncio.gather(*(Tab.open(context, n) for n in range(1, int(body.get("tabs", 1)) + 1))))
-        state = Scenario(f"http://localhost:{ctx.role_ports[role]}", tabs, float(body.get("within_s", 2)))
-        try:
-            await asyncio.gather(*(state.load(t, body.get("open", "/")) for t in tabs))
-            for number, step in enumerate(body["steps"], start=1):
-                state.step = number
-                await run_step(state, step)
-            failure = ""
-        except StepFailed as exc:
-            failure = str(exc)
-        for tab in tabs:
-            await tab.take_screenshot()
+        state = Scenario(f"http://localhost:{ctx.role_ports[role]}", ctx.base_url(role), tabs,
+                         float(body.get("within_s", 2)))
+        failure = await within(budget, state, body)
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(t.take_screenshot() for t in tabs)), SHOT_TIMEOUT_S)
     finally:
-        await context.close()
+        with contextlib.suppress(Exception):  # a page that hangs must not hold the check past its time
+            await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
     details = "\n".join([session.describe(), *(t.describe() for t in tabs)])
     shots = tuple(Attachment(f"tab {t.number}", "image/png", t.screenshot) for t in tabs if t.screenshot)
     if failure:
