@@ -8,7 +8,6 @@ import asyncio
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from graders.backends.base import Backend, Limits, StackError
@@ -28,31 +27,45 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     check_timeout_s: float | None = None  # overrides the spec's
     copies: bool = True  # False: every check on the main stack, whatever the spec's `copies`
+    browser: bool = True  # False: no browser, even where one could run (checks that need it fall back)
 
 
-async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: Any,
-                     backend: Backend, submission: Path, role_ports: dict[str, int], variables: dict[str, Any],
-                     spec: Spec, options: GradeOptions) -> CheckResult:
-    redact = getattr(stack.backend or backend, "redact", lambda text: text)
+async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: Any, spec: Spec,
+                    options: GradeOptions, capabilities: frozenset[str], ctx: CheckContext) -> CheckResult:
+    backend: Backend = stack.backend
+    redact = getattr(backend, "redact", lambda text: text)
+    stands_in = ""  # said before the message of a fallback graded in its primary's place
 
     def result(status: Status, message: str, details: str = "", duration: float = 0.0,
-               counted: bool = True, cause: str = "") -> CheckResult:
+               counted: bool = True, cause: str = "", outcome: Outcome | None = None) -> CheckResult:
         return CheckResult(id=check.id, title=check.title_in(options.lang), status=status,
                            score=check.points if status is Status.PASSED else 0.0,
                            max_score=check.points if counted else 0.0,
-                           message=bounded(redact(message), MESSAGE_CAP), hint=hint_for(check, cause, options.lang),
-                           details=bounded(redact(details), DETAILS_CAP), duration_s=duration,
-                           visibility=check.visibility, check_type=check.type,
-                           contract=check.contract_in(options.lang), advice=check.advice)
+                           message=bounded(redact(stands_in + message), MESSAGE_CAP),
+                           hint=hint_for(check, cause, options.lang), details=bounded(redact(details), DETAILS_CAP),
+                           duration_s=duration, visibility=check.visibility, check_type=check.type,
+                           contract=check.contract_in(options.lang), advice=check.advice, graded=counted,
+                           attachments=list(outcome.attachments) if outcome else [])
 
     if stack.problem and stack.problem.step == "policy" and check.type != "stack":
         # Not even the static checks: they would read the very files the policy refused.
         return result(Status.SKIPPED, _("not run: the submission was refused before running (see the problems)"))
-    missing = check.requires - getattr(backend, "capabilities", frozenset())
+    missing = check.requires - capabilities
     if missing:
-        return result(Status.SKIPPED, _("not graded here: it needs {needs}, which the '{backend}' backend does "
-                                        "not have (left out of the maximum)", needs=", ".join(sorted(missing)),
-                                        backend=backend.name), counted=False)
+        instead = [f.id for f in spec.fallbacks(check.qualified_id)]
+        why = _("graded instead by {checks}", checks=", ".join(instead)) if instead else \
+            _("left out of the maximum")
+        return result(Status.SKIPPED, _("not graded here: it needs {needs}, which this grading on the '{backend}' "
+                                        "backend does not have ({why})", needs=", ".join(sorted(missing)),
+                                        backend=backend.name, why=why), counted=False)
+    if check.fallback_for:
+        primary = spec.check(check.fallback_for)
+        if not primary.requires - capabilities:
+            return result(Status.SKIPPED, _("not graded: '{primary}' grades this here, with {needs}",
+                                            primary=primary.id, needs=", ".join(sorted(primary.requires))),
+                          counted=False)
+        stands_in = _("[in place of '{primary}': no {needs} here] ", primary=primary.id,
+                      needs=", ".join(sorted(primary.requires - capabilities)))
 
     for need in check.needs:
         prior = results.get(need)
@@ -76,16 +89,12 @@ async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult
             why = _("the grader's '{copy}' copy of the stack: {why}", copy=stack.name, why=why)
         return result(Status.SKIPPED, _("not run: {why}", why=why))
 
-    ctx = CheckContext(backend=backend, submission=submission, roles=stack.roles, role_ports=role_ports,
-                       variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
-                       or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
-                       stack_started=stack.started,
-                       stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
     started = time.monotonic()
     try:
         outcome = await asyncio.wait_for(_setup_then_run(ctx, check, check_type), timeout=ctx.timeout_s)
         status = Status.PASSED if outcome.passed else Status.FAILED
-        return result(status, outcome.message, outcome.details, time.monotonic() - started, cause=outcome.cause)
+        return result(status, outcome.message, outcome.details, time.monotonic() - started, cause=outcome.cause,
+                      outcome=outcome)
     except CheckFailed as exc:
         return result(Status.FAILED, exc.message, exc.details, time.monotonic() - started, cause=exc.cause)
     except StackUnavailable as exc:

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from graders import __version__
 from graders.engine import GradeOptions, grade, grading_limits
-from graders.reports import ReportOptions, formats
+from graders.reports import ReportOptions, formats, save_attachments
 from graders.results import CheckResult, Status
 from graders.spec.loader import SpecError, load_spec
 from graders.validate import configure_validate, run_validate
@@ -33,6 +33,7 @@ from graders.validate import configure_validate, run_validate
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "specs" / "lab4.yaml"
 EXIT_OK, EXIT_UNDER, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+ATTACHMENTS = "attachments"  # the folder screenshots are saved in
 
 
 class Usage(Exception):
@@ -52,6 +53,9 @@ def configure_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-copies", action="store_true",
                    help="run every check on the one main stack, ignoring the spec's `copies` (slower: the "
                         "checks that need a service to themselves then wait for each other)")
+    p.add_argument("--no-browser", action="store_true",
+                   help="grade without a browser even where one could run: checks that require one are "
+                        "left out, their fallbacks (text search of the page) graded instead")
     p.add_argument("--lang", choices=["ru", "en"], default="ru", help="language of hints (default: ru)")
     p.add_argument("--audience", choices=["instructor", "student"], default="instructor",
                    help="student: leave hidden checks and service logs out of the report")
@@ -71,7 +75,8 @@ def configure_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", metavar="NAME",
                    help="container runtime for the student's services, one the engine has (e.g. runsc: gVisor "
                         "adds a kernel between the code and the host); default: the engine's")
-    p.add_argument("--workdir", help="where artefacts go (default: a temporary folder)")
+    p.add_argument("--workdir", help="where artefacts go (default: a temporary folder). Screenshots go to "
+                   "attachments/ beside the first --out file, or under the workdir when reports go to stdout")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `batch`, which cleans a killed run by it
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
@@ -136,25 +141,42 @@ def run_grade(args: argparse.Namespace) -> int:
     try:
         report = _grade_and_report(submission, spec, backend, args, stderr)
     finally:
-        if not args.workdir and not args.keep_up:  # our own temporary folder: leave nothing
-            shutil.rmtree(backend.workdir, ignore_errors=True)
+        if not args.workdir and not args.keep_up:  # our own temporary folder: leave nothing but attachments
+            _clear_workdir(Path(backend.workdir), keep=ATTACHMENTS)
     if args.fail_under is not None and report.score < args.fail_under:
         return EXIT_UNDER
     return EXIT_OK
+
+
+def _clear_workdir(workdir: Path, keep: str) -> None:
+    if not (workdir / keep).is_dir():
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    for item in workdir.iterdir():
+        if item.name != keep:
+            shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
 def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
     names = args.format or ["text"]
     outs = args.out + ["-"] * (len(names) - len(args.out))
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
-                           limits=backend.limits, check_timeout_s=args.check_timeout, copies=not args.no_copies)
+                           limits=backend.limits, check_timeout_s=args.check_timeout, copies=not args.no_copies,
+                           browser=not args.no_browser)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
+    # Screenshots go beside the report (a folder named attachments/ next to the first --out
+    # file), or into the workdir when every report goes to stdout.
+    files = [Path(out) for out in outs if out != "-"]
+    folder = (files[0].resolve().parent if files else Path(backend.workdir).resolve()) / ATTACHMENTS
+    if save_attachments(report, folder) and not args.quiet:
+        stderr.print(f"[bold]» screenshots and other attachments: {folder}[/]")
     color = not args.no_color and sys.stdout.isatty()
     for name, out in zip(names, outs, strict=True):
+        link_base = None if out == "-" else str(Path(out).resolve().parent)
         text = formats()[name](report, ReportOptions(audience=args.audience, color=color and out == "-",
-                                                     lang=args.lang))
+                                                     link_base=link_base, lang=args.lang))
         if out == "-":
             sys.stdout.write(text)
         else:

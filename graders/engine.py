@@ -26,7 +26,9 @@ from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
 from graders.backends.stack_files import COMPOSE_FILES, find_compose_file
 from graders.check_runner import GradeOptions, run_check
-from graders.checks import registry
+from graders.checks import CheckContext, registry
+from graders.checks.browser import browser_missing
+from graders.checks.context import SharedResources
 from graders.dockerfile import hadolint, parse_dockerfile
 from graders.i18n import _, use_language
 from graders.results import (
@@ -79,10 +81,12 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
+        selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
+        capabilities = grading_capabilities(selected, backend, options, report.notes)
         report.parts = _run_until_signal(_run_checks(submission, spec, stack, copies, variables, options, emit,
-                                                       report.problems, deadline))
-        left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
-                    and (not options.parts or c.part in options.parts)]
+                                                       report.problems, deadline, capabilities))
+        left_out = [c for c in selected if c.requires - capabilities and not spec.fallbacks(c.qualified_id)]
+        _fallback_notes(spec, selected, capabilities, report.notes)
         if left_out:
             report.partial = True
             report.notes.append(_("partial score: {count} check(s) worth {points} points need {needs} and were "
@@ -115,6 +119,32 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
         report.problems = [bounded(redact(p), PROBLEM_CAP) for p in report.problems]
         report.notes = [bounded(redact(n), PROBLEM_CAP) for n in report.notes]
     return report
+
+
+def grading_capabilities(selected: list[CheckSpec], backend: Backend, options: GradeOptions,
+                         notes: list[str]) -> frozenset[str]:
+    """What this grading can do: the backend's own capabilities, and `browser` where a headless
+    Chromium is installed and the backend can put it into the stack's network. Asked only when a
+    selected check requires it; why there is none goes to the notes."""
+    found = set(getattr(backend, "capabilities", frozenset()))
+    if any("browser" in c.requires for c in selected):
+        why = ("--no-browser" if not options.browser else browser_missing()
+               or ("" if getattr(backend, "can_enter_networks", lambda: False)() else
+                   f"the '{backend.name}' backend cannot put a browser into the stack's network"))
+        if why:
+            notes.append(_("no browser here: {why}", why=why))
+        else:
+            found.add("browser")
+    return frozenset(found)
+
+
+def _fallback_notes(spec: Spec, selected: list[CheckSpec], capabilities: frozenset[str], notes: list[str]) -> None:
+    for check in selected:
+        fallbacks = [f for f in spec.fallbacks(check.qualified_id) if f in selected]
+        if fallbacks and (missing := check.requires - capabilities):
+            notes.append(_("'{check}' ({points} points) needs {needs}, which is missing here: graded instead by "
+                           "{fallbacks}", check=check.qualified_id, points=f"{check.points:g}",
+                           needs=", ".join(sorted(missing)), fallbacks=", ".join(f.id for f in fallbacks)))
 
 
 def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingReport, stack: _Stack,
@@ -259,8 +289,9 @@ def _capture_logs(stack: _Stack, report: GradingReport) -> None:
 
 async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[str, _Stack],
                       variables: dict[str, Any], options: GradeOptions, emit: EventFn, problems: list[str],
-                      deadline: float) -> list[PartResult]:
+                      deadline: float, capabilities: frozenset[str]) -> list[PartResult]:
     types = registry()
+    shared = SharedResources()  # one browser for the whole grading, closed below
     selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
     results: dict[str, CheckResult] = {}
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
@@ -269,19 +300,57 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
         # A copy is for overlap, not a second chance: when the main stack is down, all is.
         return copies.get(check.copy or "", main) if main.started else main
 
+    def context(check: CheckSpec, stack: _Stack) -> CheckContext:
+        return CheckContext(backend=stack.backend, submission=submission, roles=stack.roles, role_ports=role_ports,
+                            variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
+                            or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
+                            stack_started=stack.started, shared=shared,
+                            stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
+
     async def run_one(check: CheckSpec, done: dict[str, asyncio.Event]) -> None:
         # `after` orders the use of a shared stack: between two stacks there is nothing to order.
         same_stack = [a for a in check.after if stack_of(spec.check(a)) is stack_of(check)]
+        stack = stack_of(check)
+        warm_up = types[check.type].warm_up
+        if warm_up and stack.started and not check.requires - capabilities:
+            warming.append(asyncio.create_task(_quietly(warm_up(context(check, stack), check.body))))
         for prior in (*check.needs, *same_stack):
             if prior in done:
                 await done[prior].wait()
-        stack = stack_of(check)
-        result = await run_check(check, types[check.type], results, stack, stack.backend, submission,
-                                  role_ports, variables, spec, options)
+        result = await run_check(check, types[check.type], results, stack, spec, options, capabilities,
+                                 context(check, stack))
         results[check.qualified_id] = result
         emit("check", result)
         done[check.qualified_id].set()
 
+    warming: list[asyncio.Task] = []
+    try:
+        await _run_stages(selected, run_one, main, copies, problems, deadline)
+    finally:
+        for task in warming:
+            task.cancel()
+        await asyncio.gather(*warming, return_exceptions=True)
+        await shared.aclose()
+
+    for check in selected:  # what the total time limit cut short
+        if check.qualified_id not in results:
+            results[check.qualified_id] = CheckResult(
+                id=check.id, title=check.title_in(options.lang), status=Status.FAILED, score=0.0,
+                max_score=check.points,
+                message=_("not finished: the grading's total time limit ran out"),
+                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type,
+                contract=check.contract_in(options.lang), advice=check.advice)
+    parts = []
+    for part in spec.parts:
+        if options.parts and part.id not in options.parts:
+            continue
+        parts.append(PartResult(id=part.id, title=part.title_in(options.lang), bonus=part.bonus,
+                                checks=[results[c.qualified_id] for c in part.checks]))
+    return parts
+
+
+async def _run_stages(selected: list[CheckSpec], run_one, main: _Stack, copies: dict[str, _Stack],
+                      problems: list[str], deadline: float) -> None:
     for stage in sorted({c.stage for c in selected}):
         in_stage = [c for c in selected if c.stage == stage]
         done = {c.qualified_id: asyncio.Event() for c in in_stage}
@@ -303,18 +372,8 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
                     where = _(" (the '{copy}' copy of the stack)", copy=stack.name) if stack.name else ""
                     problems.append(f"{exc.step}: {exc.message}{where}")
 
-    for check in selected:  # what the total time limit cut short
-        if check.qualified_id not in results:
-            results[check.qualified_id] = CheckResult(
-                id=check.id, title=check.title_in(options.lang), status=Status.FAILED, score=0.0,
-                max_score=check.points,
-                message=_("not finished: the grading's total time limit ran out"),
-                hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type,
-                contract=check.contract_in(options.lang), advice=check.advice)
-    parts = []
-    for part in spec.parts:
-        if options.parts and part.id not in options.parts:
-            continue
-        parts.append(PartResult(id=part.id, title=part.title_in(options.lang), bonus=part.bonus,
-                                checks=[results[c.qualified_id] for c in part.checks]))
-    return parts
+
+async def _quietly(warm_up) -> None:
+    """A warm-up that fails says nothing: the check itself meets the same trouble and reports it."""
+    with contextlib.suppress(Exception):
+        await warm_up

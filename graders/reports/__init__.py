@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from graders.i18n import use_language
 from graders.plugins import PluginRegistry
-from graders.results import GradingReport
+from graders.results import Attachment, GradingReport
 
 Render = Callable[[GradingReport, "ReportOptions"], str]
 
@@ -19,6 +22,9 @@ class ReportOptions:
     color: bool = False
     width: int = 110
     lang: str = "en"  # the language of the report's own words (the grading's messages come translated)
+    # The folder the report is written to: links to attachments are relative to it (None: stdout,
+    # and the links are the attachments' absolute paths).
+    link_base: str | None = None
 
 
 _FORMATS: PluginRegistry[Render] = PluginRegistry(__name__, __path__)
@@ -58,3 +64,29 @@ def for_audience(report: GradingReport, options: ReportOptions) -> GradingReport
     shown.service_logs = {}
     shown.notes = []  # how the grader ran (roles, backends, caches): the instructor's business
     return shown
+
+
+def save_attachments(report: GradingReport, folder: Path) -> int:
+    """Write every check's attachments into `folder` as `<part>.<check>-<name>.<ext>` and record
+    their paths; returns how many were written. Their bytes are then dropped from memory."""
+    count = 0
+    for part, check in report.all_checks():
+        for attachment in check.attachments:
+            if not attachment.data:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", attachment.name).strip("-") or "file"
+            target = folder / f"{part.id}.{check.id}-{slug}{attachment.extension}"
+            target.write_bytes(attachment.data)
+            attachment.path, attachment.data = str(target.resolve()), b""
+            count += 1
+    return count
+
+
+def attachment_link(attachment: Attachment, options: ReportOptions) -> str:
+    """Where a report written for `options` finds the attachment ("" when it was never saved)."""
+    if not attachment.path:
+        return ""
+    if options.link_base is None:
+        return attachment.path
+    return Path(os.path.relpath(attachment.path, options.link_base)).as_posix()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from graders.i18n import N_, _, n_
-from graders.reports import ReportOptions, for_audience, report_format
+from graders.reports import ReportOptions, attachment_link, for_audience, report_format
 from graders.results import CheckResult, GradingReport, PartResult, Status
 
 # ANSI escape sequences (coloured build logs), then the C0/C1 controls XML 1.0 and most
@@ -198,6 +198,7 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
             out.append(f"- 💡 **{safe_md(clean_text(check.title))}**: {_cell(check.message, 300)}"
                        + (f" — {clean_text(check.hint)}" if check.hint else ""))
         out.append("")
+    out += _screenshots(shown, options, h2)
     hidden = hidden_checks(report, options)
     notes = [clean_text(n) for n in shown.notes]
     if hidden:
@@ -224,6 +225,21 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
                        version=report.grader_version, build=f"{t.build_s:.0f}", start=f"{t.up_s:.0f}",
                        checks=f"{t.checks_s:.0f}", total=f"{t.total_s:.0f}") + "_")
     return "\n".join(out) + "\n"
+
+
+def _screenshots(shown: GradingReport, options: ReportOptions, h2: str) -> list[str]:
+    """What the checks attached (a browser check's tabs), as images linked beside the report."""
+    out: list[str] = []
+    for part, check in shown.all_checks():
+        if not check.attachments:
+            continue
+        pictures = []
+        for attachment in check.attachments:
+            link, name = attachment_link(attachment, options), _cell(attachment.name, 60)
+            pictures.append(f"![{name}](<{link}>)" if link and attachment.media_type.startswith("image/")
+                            else f"[{name}](<{link}>)" if link else f"{name} (not saved)")
+        out += [f"{ICONS[check.status]} `{part.id}.{check.id}`: {_cell(check.title, 200)}", "", " ".join(pictures), ""]
+    return [f"{h2} Screenshots", "", *out] if out else []
 
 
 @report_format("markdown")

@@ -191,6 +191,9 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             if check.get("copy") is not None and check["copy"] not in copies:
                 problem([*cpath, "copy"], f"no copy '{check['copy']}' in `copies`"
                                           f" (defined: {', '.join(sorted(copies)) or 'none'})")
+            fallback_for = check.get("fallback_for")
+            if fallback_for is not None and "." not in fallback_for:
+                fallback_for = f"{part['id']}.{fallback_for}"
             hint, contract = check.get("hint", {}), check.get("contract", {})
             if check.get("advice") and float(check["points"]) != 0:
                 problem([*cpath, "advice"], "advice is never scored: give it `points: 0`")
@@ -204,9 +207,9 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
                 requires=frozenset(check.get("requires", ())), copy=check.get("copy"),
                 line=line_of(root, cpath), contract={"": contract} if isinstance(contract, str) else dict(contract),
-                advice=bool(check.get("advice", False)),
+                advice=bool(check.get("advice", False)), fallback_for=fallback_for,
                 hints_when={cause: _texts(text) for cause, text in (check.get("hint_when") or {}).items()}))
-        total = sum(c.points for c in checks)
+        total = sum(c.points for c in checks if not c.fallback_for)  # a fallback's points are its primary's
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:
             problem([*ppath, "points"], f"part '{part['id']}' says {part['points']} points but its checks "
                                         f"add up to {total:g}")
@@ -215,6 +218,7 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                               points=float(part.get("points", total)), bonus=bool(part.get("bonus", False)),
                               checks=tuple(checks)))
     _check_needs_graph(parts, problem)
+    _check_fallbacks(parts, problem)
     spec = Spec(version=data["version"], title=_text(data.get("title"), ""), titles=_texts(data.get("title")),
                 path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
@@ -254,3 +258,44 @@ def _check_needs_graph(parts: list[PartSpec], problem) -> None:
             pi, ci, _ = checks[cycle[-1]]
             problem(["parts", pi, "checks", ci, "needs"], "needs form a cycle: " + " -> ".join(reversed(cycle)))
             graph[cycle[1]].remove(cycle[0])  # report each cycle once
+
+
+def _check_fallbacks(parts: list[PartSpec], problem) -> None:
+    """A fallback stands in for one check of its part that `requires` something; a grading has
+    the one or the other, so both sides are worth the same and nothing else may depend on either."""
+    checks = {c.qualified_id: (pi, ci, c) for pi, p in enumerate(parts) for ci, c in enumerate(p.checks)}
+    groups: dict[str, list[str]] = {}
+    for qid, (pi, ci, check) in checks.items():
+        if not check.fallback_for:
+            continue
+        path = ["parts", pi, "checks", ci, "fallback_for"]
+        primary = checks.get(check.fallback_for, (0, 0, None))[2]
+        if primary is None or primary.part != check.part:
+            problem(path, f"no check '{check.fallback_for}' in part '{check.part}' to stand in for")
+        elif primary.fallback_for:
+            problem(path, f"'{primary.qualified_id}' is itself a fallback: fallbacks do not chain")
+        elif not primary.requires:
+            problem(path, f"'{primary.qualified_id}' requires nothing, so it is always graded and a "
+                          "fallback for it never would be")
+        elif check.requires & primary.requires:
+            problem(path, f"it requires {', '.join(sorted(check.requires & primary.requires))} too, so it "
+                          f"could never be graded in place of '{primary.qualified_id}'")
+        else:
+            groups.setdefault(primary.qualified_id, []).append(qid)
+    for primary_id, fallback_ids in groups.items():
+        pi, ci, primary = checks[primary_id]
+        worth = sum(checks[f][2].points for f in fallback_ids)
+        if abs(worth - primary.points) > 1e-9:
+            problem(["parts", pi, "checks", ci, "points"],
+                    f"'{primary_id}' is worth {primary.points:g} points but its fallbacks "
+                    f"({', '.join(fallback_ids)}) add up to {worth:g}: a grading must be worth the same either way")
+    for pi, ci, check in checks.values():
+        group = groups.get(check.fallback_for or "", [])
+        for need in check.needs:
+            other = checks.get(need, (0, 0, None))[2]
+            if other is None or need in group:
+                continue
+            if other.fallback_for or need in groups:
+                problem(["parts", pi, "checks", ci, "needs"],
+                        f"'{need}' is graded in some gradings only (it has a fallback, or is one): "
+                        "a check cannot need it; use `after` to order them")

@@ -47,6 +47,8 @@ class CheckSpec:
     timeout_s: float | None = None
     requires: frozenset[str] = frozenset()  # backend capabilities, e.g. {"docker"}
     copy: str | None = None  # runs on this copy of the stack (Spec.copies), not the main one
+    # "part.check" this one stands in for: graded only where that check's `requires` are missing
+    fallback_for: str | None = None
     line: int = 0
     contract: dict[str, str] = field(default_factory=dict)  # language -> the assignment's line it enforces
     advice: bool = False  # reported, never scored
@@ -136,6 +138,10 @@ class Spec:
             if check.qualified_id == qualified_id:
                 return check
         raise KeyError(qualified_id)
+
+    def fallbacks(self, qualified_id: str) -> list[CheckSpec]:
+        """The checks graded in place of this one where what it `requires` is missing."""
+        return [c for c in self.checks() if c.fallback_for == qualified_id]
 
 
 def in_language(texts: dict[str, str], lang: str) -> str:

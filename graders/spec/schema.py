@@ -101,9 +101,15 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                        "description": "good practice the assignment does not require: reported, never scored "
                                       "(needs `points: 0`)"},
             "timeout_s": {**SECONDS, "description": "this check's time limit (default: `timeouts.check_s`)"},
-            "requires": {"type": "array", "items": {"enum": ["docker"]}, "uniqueItems": True,
-                         "description": "backend capabilities the check needs; without them it is left "
-                                        "out of the score (e.g. `docker` on the local backend)"},
+            "requires": {"type": "array", "items": {"enum": ["docker", "browser"]}, "uniqueItems": True,
+                         "description": "capabilities the check needs (`docker`: the Docker backend; "
+                                        "`browser`: a headless Chromium the backend can put beside the "
+                                        "stack); without them it is left out of the score, or its "
+                                        "fallbacks are graded instead"},
+            "fallback_for": {"type": "string",
+                             "description": "a check (`id` in this part) that `requires` something: this one "
+                                            "is graded only where that is missing, in its place; the points "
+                                            "of its fallbacks add up to its own"},
             "setup": {"type": "array", "items": {"$ref": "#/$defs/step"},
                       "description": "steps run first, in order (`http` requests, `stack` actions); a step "
                                      "that fails fails the check"},

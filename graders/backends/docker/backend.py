@@ -24,7 +24,7 @@ import docker
 import docker.errors
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.docker import containment
+from graders.backends.docker import containment, netns
 from graders.backends.docker.compose_rewrite import LABEL_RUN, LABEL_TOOL, bind_volumes, private_image, rewrite_model
 from graders.backends.docker.images import image_origin, pull_missing
 from graders.backends.docker.support import (
@@ -369,6 +369,20 @@ class DockerBackend:
             with contextlib.suppress(ValueError):
                 ages.append(time.time() - parse_docker_time(started))
         return min(ages) if ages else None
+
+    def can_enter_networks(self) -> bool:
+        return netns.can_enter_networks()
+
+    def network_entry(self, service: str) -> list[str]:
+        """nsenter into the network namespace of the service's first running container."""
+        if not self.can_enter_networks():
+            raise StackError("browser", "this grader cannot enter the containers' network namespaces "
+                                        "(it needs root, nsenter and the engine's PIDs)")
+        for container in sorted(self._containers(service, all_=False), key=container_number):
+            container.reload()
+            if pid := netns.network_pid(container):
+                return netns.entry_argv(pid)
+        raise StackError("browser", f"service '{service}' has no running container to open a browser beside")
 
     def stop_service(self, service: str) -> None:
         self.dirty = True

@@ -404,6 +404,12 @@ class LocalBackend:
         if service not in self.launch:
             raise StackError("stack", _("no service '{service}'", service=service))
 
+    def can_enter_networks(self) -> bool:
+        return False  # every service has its own loopback address: none is at localhost:<its port>
+
+    def network_entry(self, service: str) -> list[str]:
+        raise StackError("browser", "the local backend cannot put a browser beside a service")
+
     def teardown(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL), free the addresses, remove the files."""
         self._closed.set()
