@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graders.i18n import _
+
 CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
 # Headless, and quiet: without the background-networking flags Chromium keeps calling home,
 # which on a closed network is a stream of refused connections.
@@ -270,9 +272,10 @@ class Tab:
                  + (f" (HTTP {self.status})" if self.status else "")
                  + (f", closed at step {self.closed_at_step}" if self.closed_at_step else "")]
         if self.flooded:
-            lines.append(f"  received over {FLOOD_FRAMES} WebSocket messages: its sockets were no longer watched")
+            lines.append(_("received over {flood_frames} WebSocket messages: its sockets were no longer watched",
+                           flood_frames=FLOOD_FRAMES))
         if self.navigations > 1:
-            lines.append(f"  the page navigated {self.navigations - 1} more time(s) after loading")
+            lines.append(_("  the page navigated {value} more time(s) after loading", value=self.navigations - 1))
         lines += [f"  {s.describe()}" + (f"; last received: {list(s.received)[-3:]}" if s.received else "")
                   for s in self.sockets.values()] or ["  opened no WebSocket"]
         lines += [f"  script error: {e}" for e in self.page_errors[:5]]

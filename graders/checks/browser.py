@@ -28,6 +28,7 @@ import httpx
 
 from graders.checks import CheckContext, StackUnavailable, check_type
 from graders.checks._browser_session import FLOOD_FRAMES, Session, Tab, browser_missing, open_browser
+from graders.i18n import _
 from graders.results import Attachment, Outcome
 
 FIELD = "input:not([type]):visible, input[type=text]:visible, input[type=search]:visible, textarea:visible"
@@ -107,10 +108,11 @@ class Scenario:
         numbers = wanted if isinstance(wanted, list) else [wanted]
         for number in numbers:
             if number > len(self.tabs):
-                raise StepFailed(f"step {self.step}: there is no tab {number} (the check opens {len(self.tabs)})")
+                raise StepFailed(_("step {step}: there is no tab {number} (the check opens {tabs})", step=self.step,
+                                   number=number, tabs=len(self.tabs)))
             if not self.tabs[number - 1].is_open:
-                raise StepFailed(f"step {self.step}: tab {number} was closed at step "
-                                 f"{self.tabs[number - 1].closed_at_step}")
+                raise StepFailed(_("step {step}: tab {number} was closed at step {closed_at_step}", step=self.step,
+                                   number=number, closed_at_step=self.tabs[number - 1].closed_at_step))
         return [self.tabs[n - 1] for n in numbers]
 
     async def load_all(self, tabs: list[Tab], path: str) -> None:
@@ -122,10 +124,12 @@ class Scenario:
         try:
             response = await tab.page.goto(tab.url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
         except Exception as exc:  # noqa: BLE001 - Playwright's errors say what the browser saw
-            raise StepFailed(f"tab {tab.number}: could not load {tab.url}: {first_line(exc)}") from None
+            raise StepFailed(_("tab {number}: could not load {url}: {first_line}", number=tab.number, url=tab.url,
+                               first_line=first_line(exc))) from None
         tab.status = response.status if response else None
         if tab.status and tab.status >= 400:
-            raise StepFailed(f"tab {tab.number}: GET {path} answered HTTP {tab.status}")
+            raise StepFailed(_("tab {number}: GET {path} answered HTTP {status}", number=tab.number, path=path,
+                               status=tab.status))
         tab.navigations = 1
         await tab.settle()
 
@@ -135,9 +139,10 @@ class Scenario:
         try:
             await field.fill(text, timeout=ACTION_TIMEOUT_MS)
         except Exception as exc:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
-            what = f"no field matches {selector!r}" if selector else (
+            what = _("no field matches {selector}", selector=repr(selector)) if selector else (
                 "no text field to type into (looked for the first visible text input or textarea)")
-            raise StepFailed(f"tab {tab.number}: {self.busy(exc, 'the text field') or what}") from None
+            raise StepFailed(_("tab {number}: {value}", number=tab.number,
+                               value=self.busy(exc, 'the text field') or what)) from None
         tab.field = field
 
     async def press(self, tab: Tab, key: str, selector: str | None) -> None:
@@ -148,8 +153,9 @@ class Scenario:
             await (target.press(key, timeout=ACTION_TIMEOUT_MS) if target is not None
                    else tab.page.keyboard.press(key))
         except Exception as exc:  # noqa: BLE001 - its first line is what the browser saw
-            raise StepFailed(f"tab {tab.number}: could not press {key}: {first_line(exc)}") from None
-        self.last_action = (tab, before, f"pressing {key}")
+            raise StepFailed(_("tab {number}: could not press {key}: {first_line}", number=tab.number, key=key,
+                               first_line=first_line(exc))) from None
+        self.last_action = (tab, before, _("pressing {key}", key=key))
 
     async def click(self, tab: Tab, selector: str | bool) -> None:
         await tab.page.bring_to_front()
@@ -159,8 +165,9 @@ class Scenario:
             await target.click(timeout=ACTION_TIMEOUT_MS)
         except Exception as exc:  # noqa: BLE001 - Playwright says why in its own terms; the student gets ours
             what = "no button to click (looked for the first visible button)" if selector is True else (
-                f"nothing to click matches {selector!r}")
-            raise StepFailed(f"tab {tab.number}: {self.busy(exc, 'the button') or what}") from None
+                _("nothing to click matches {selector}", selector=repr(selector)))
+            raise StepFailed(_("tab {number}: {value}", number=tab.number,
+                               value=self.busy(exc, 'the button') or what)) from None
         self.last_action = (tab, before, "the click on the send button" if selector is True else "the click")
 
     async def wait_text(self, tabs: list[Tab], text: str, within_s: float) -> None:
@@ -169,29 +176,33 @@ class Scenario:
         missing = [t for t, ok in zip(tabs, shown, strict=True) if not ok]
         if missing:
             tab = missing[0]
-            raise StepFailed(f"tab {tab.number}: {text!r} did not appear within {within_s:g} s"
-                             + (f" (nor in tab(s) {', '.join(str(t.number) for t in missing[1:])})"
+            raise StepFailed(_("tab {number}: {text} did not appear within {within_s} s", number=tab.number,
+                               text=repr(text), within_s=format(within_s, "g"))
+                             + (_(" (nor in tab(s) {value})", value=', '.join(str(t.number) for t in missing[1:]))
                                 if missing[1:] else "") + f"; {self.diagnose(tab, text)}")
-        self.seen.append(f"{text!r} appeared in tab{'s' if len(tabs) > 1 else ''} "
-                         f"{', '.join(str(t.number) for t in tabs)} within {time.monotonic() - started:.2f} s")
+        self.seen.append(_("{text} appeared in tab{value} {value2} within {value3} s", text=repr(text),
+                           value='s' if len(tabs) > 1 else '', value2=', '.join(str(t.number) for t in tabs),
+                           value3=format(time.monotonic() - started, ".2f")))
 
     async def close(self, tab: Tab) -> None:
         await tab.take_screenshot()
         await tab.page.close()
         tab.closed_at_step = self.step
-        self.seen.append(f"tab {tab.number} closed")
+        self.seen.append(_("tab {number} closed", number=tab.number))
 
     def busy(self, exc: BaseException, what: str) -> str:
         """Why an action timed out when the element may well be there: a flood, or a page too busy."""
         if flood := self.flood():
-            return f"the page did not respond within {ACTION_TIMEOUT_MS // 1000} s: {flood}"
-        return (f"{what} is there but did not respond within {ACTION_TIMEOUT_MS // 1000} s (is the page busy?)"
+            return _("the page did not respond within {value} s: {flood}", value=ACTION_TIMEOUT_MS // 1000, flood=flood)
+        return (_("{what} is there but did not respond within {value} s (is the page busy?)", what=what,
+                  value=ACTION_TIMEOUT_MS // 1000)
                 if "resolved to" in str(exc) else "")
 
     def flood(self) -> str:
         flooded = [str(t.number) for t in self.tabs if t.flooded]
-        return (f"tab{'s' if len(flooded) > 1 else ''} {', '.join(flooded)} received over {FLOOD_FRAMES} "
-                "WebSocket messages (does the server send without being asked?)") if flooded else ""
+        return (_("tab{value} {flooded} received over {flood_frames} WebSocket messages (does the server send "
+                  "without being asked?)", value='s' if len(flooded) > 1 else '', flooded=', '.join(flooded),
+                  flood_frames=FLOOD_FRAMES)) if flooded else ""
 
     def diagnose(self, tab: Tab, text: str) -> str:
         """The most telling reason a text did not appear in `tab`, in words a student can act on."""
@@ -199,29 +210,31 @@ class Scenario:
             return flood
         for other in self.tabs:
             if other.page_errors:
-                return f"the page's script failed in tab {other.number}: {other.page_errors[0]}"
+                return _("the page's script failed in tab {number}: {value}", number=other.number,
+                         value=other.page_errors[0])
         for other in self.tabs:
             for socket in other.sockets.values():
                 if socket.failed:
-                    return (f"tab {other.number}'s WebSocket to {socket.url} {socket.state()} "
-                            "(is the address right, and does the endpoint accept it?)")
+                    return (_("tab {number}'s WebSocket to {url} {state} (is the address right, and does the "
+                              "endpoint accept it?)", number=other.number, url=socket.url, state=socket.state()))
         for other in self.tabs:
             if other.is_open and not other.sockets:
-                return f"the page in tab {other.number} opened no WebSocket"
+                return _("the page in tab {number} opened no WebSocket", number=other.number)
         for other in self.tabs:
             if other.navigations > 1:
-                return (f"the page in tab {other.number} reloaded after it was loaded (a form submitted "
-                        "without event.preventDefault()?)")
+                return (_("the page in tab {number} reloaded after it was loaded (a form submitted without "
+                          "event.preventDefault()?)", number=other.number))
         if self.last_action:
             actor, before, what = self.last_action
             if actor.frames_sent() == before:
-                return (f"tab {actor.number} sent nothing over its WebSocket after {what} "
-                        "(does the handler call ws.send?)")
+                return (_("tab {number} sent nothing over its WebSocket after {what} (does the handler call "
+                          "ws.send?)", number=actor.number, what=what))
         if tab.received_text(text):
-            return f"tab {tab.number} received it over its WebSocket but did not show it on the page"
+            return _("tab {number} received it over its WebSocket but did not show it on the page", number=tab.number)
         if all(s.closed for s in tab.sockets.values()):
-            return f"tab {tab.number}'s WebSocket was closed (by the server?) before the text came"
-        return f"tab {tab.number} never received it over its open WebSocket (is every message sent to every client?)"
+            return _("tab {number}'s WebSocket was closed (by the server?) before the text came", number=tab.number)
+        return _("tab {number} never received it over its open WebSocket (is every message sent to every client?)",
+                 number=tab.number)
 
 
 async def page_fits(url: str, path: str) -> None:
@@ -234,8 +247,8 @@ async def page_fits(url: str, path: str) -> None:
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > PAGE_CAP:
-                    raise StepFailed(f"GET {path} is over {PAGE_CAP >> 20} MB: far too big for a chat page "
-                                     "(it was not opened in the browser)")
+                    raise StepFailed(_("GET {path} is over {value} MB: far too big for a chat page (it was not "
+                                       "opened in the browser)", path=path, value=PAGE_CAP >> 20))
     except httpx.HTTPError:
         pass  # the browser's own load says what is wrong, in its words
 
@@ -279,7 +292,7 @@ async def run_step(scenario: Scenario, step: dict[str, Any]) -> None:
 async def grading_browser(ctx: CheckContext, role: str) -> Session:
     """The grading's one Chromium in the network of the role's service, launched by the first to ask."""
     if role not in ctx.role_ports:
-        raise StackUnavailable(f"the spec gives no port for the role '{role}'")
+        raise StackUnavailable(_("the spec gives no port for the role '{role}'", role=role))
     entry = await asyncio.to_thread(ctx.backend.network_entry, ctx.service(role))
     return await ctx.shared.get(("browser", *entry), lambda: open_browser(entry))
 
@@ -302,8 +315,9 @@ async def within(budget: float, state: Scenario, body: dict[str, Any]) -> str:
     except StepFailed as exc:
         return str(exc)
     except (asyncio.TimeoutError, TimeoutError):
-        where = f"step {state.step}" if state.step else "loading the page"
-        return (f"the page stopped responding: {where} did not finish within {budget:g} s"
+        where = _("step {step}", step=state.step) if state.step else _("loading the page")
+        return (_("the page stopped responding: {where} did not finish within {budget} s", where=where,
+                  budget=format(budget, "g"))
                 + (f"; {state.flood()}" if state.flood() else ""))
 
 
@@ -343,9 +357,11 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         with contextlib.suppress(Exception):  # a page that hangs must not hold the check past its time
             await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
     details = "\n".join([session.describe(), *(t.describe() for t in tabs)])
-    shots = tuple(Attachment(f"tab {t.number}", "image/png", t.screenshot) for t in tabs if t.screenshot)
+    shots = tuple(Attachment(_("tab {number}", number=t.number), "image/png", t.screenshot)
+                  for t in tabs if t.screenshot)
     if failure:
         return Outcome.fail(failure, details, shots)
-    where = f"{len(tabs)} tab{'s' if len(tabs) > 1 else ''} of {state.origin}{body.get('open', '/')}"
-    return Outcome.ok(f"{where}: " + ("; ".join(state.seen) or f"all {len(body['steps'])} steps done"),
+    where = _("{tabs} tab{value} of {origin}{get}", tabs=len(tabs), value='s' if len(tabs) > 1 else '',
+              origin=state.origin, get=body.get('open', '/'))
+    return Outcome.ok(f"{where}: " + ("; ".join(state.seen) or _("all {steps} steps done", steps=len(body['steps']))),
                       details, shots)
