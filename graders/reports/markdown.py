@@ -182,7 +182,7 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
         bonus = _(" (bonus)") if part.bonus else ""
         out += [f"{h2} {safe_md(clean_text(part.title))}{bonus}: {points(full.score)} / {points(full.max_score)}", ""]
         for check in part.checks:
-            if check.status is not Status.PASSED and not check.advice:
+            if check.status is not Status.PASSED and not check.advice and check.graded:
                 out += _check_section(part, check, options, h3)
         passed = [c for c in part.checks if c.status is Status.PASSED]
         if passed:
@@ -237,9 +237,9 @@ def _screenshots(shown: GradingReport, options: ReportOptions, h2: str) -> list[
         for attachment in check.attachments:
             link, name = attachment_link(attachment, options), _cell(attachment.name, 60)
             pictures.append(f"![{name}](<{link}>)" if link and attachment.media_type.startswith("image/")
-                            else f"[{name}](<{link}>)" if link else f"{name} (not saved)")
+                            else f"[{name}](<{link}>)" if link else name + _(" (not saved)"))
         out += [f"{ICONS[check.status]} `{part.id}.{check.id}`: {_cell(check.title, 200)}", "", " ".join(pictures), ""]
-    return [f"{h2} Screenshots", "", *out] if out else []
+    return [f"{h2} " + _("Screenshots"), "", *out] if out else []
 
 
 @report_format("markdown")

@@ -28,8 +28,9 @@ def render(report: GradingReport, options: ReportOptions) -> str:
     console = Console(file=buffer, force_terminal=options.color, no_color=not options.color, width=options.width,
                       highlight=False, soft_wrap=False)
     console.print(Text(_("Submission: {path}", path=report.submission), style="bold"))
-    console.print(_("Spec: {spec}   backend: {backend}   grader {version}", spec=report.spec, backend=report.backend,
-                    version=report.grader_version))
+    if options.audience != "student":  # how it was graded: the instructor's business
+        console.print(_("Spec: {spec}   backend: {backend}   grader {version}", spec=report.spec,
+                        backend=report.backend, version=report.grader_version))
     for problem in report.problems:
         first, rest = problem_line(problem)
         console.print(Text(_("Problem: {problem}", problem=first), style="bold red"))
@@ -43,11 +44,14 @@ def render(report: GradingReport, options: ReportOptions) -> str:
         table.add_column(_("points"), justify="right", width=9)
         table.add_column(_("what was seen"), ratio=5)
         for check in part.checks:
+            if not check.graded and options.audience == "student":
+                continue  # left out of this grading (a fallback whose primary ran, say)
             mark, colour = ("💡", "yellow") if check.advice_unmet else MARKS[check.status]
-            seen = Text(check.message)
+            # A passed check says no more than its title: the evidence is for the ones to fix.
+            seen = Text("" if check.status is Status.PASSED else check.message)
             if check.status is not Status.PASSED and check.hint:
                 seen.append("\n" + _("what to do: {hint}", hint=check.hint), style="cyan")
-            table.add_row(Text(mark, style=colour), Text(check.id, style=colour),
+            table.add_row(Text(mark, style=colour), Text(check.title, style=colour),
                           f"{_points(check.score)}/{_points(check.max_score)}", seen)
         total = [p for p in report.parts if p.id == part.id][0]
         table.caption = f"{_points(total.score)} / {_points(total.max_score)}"
@@ -58,7 +62,7 @@ def render(report: GradingReport, options: ReportOptions) -> str:
         console.print(_("Partial score: checks this grading could not run are left out of the maximum."))
     for note in shown.notes:
         console.print(_("note: {note}", note=note))
-    if report.lint:
+    if report.lint and options.audience != "student":  # hadolint speaks English: the Markdown page quotes it
         console.print(Text(_("hadolint suggests (not scored):"), style="cyan"))
         for finding in report.lint:
             console.print(Text(f"  {finding}", style="cyan"))
