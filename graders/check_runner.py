@@ -47,9 +47,6 @@ async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult
                            contract=check.contract_in(options.lang), advice=check.advice, graded=counted,
                            attachments=list(outcome.attachments) if outcome else [])
 
-    if stack.problem and stack.problem.step == "policy" and check.type != "stack":
-        # Not even the static checks: they would read the very files the policy refused.
-        return result(Status.SKIPPED, _("not run: the submission was refused before running (see the problems)"))
     missing = check.requires - capabilities
     if missing:
         instead = [f.id for f in spec.fallbacks(check.qualified_id)]
@@ -67,6 +64,11 @@ async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult
         stands_in = _("[in place of '{primary}': no {needs} here] ", primary=primary.id,
                       needs=", ".join(sorted(primary.requires - capabilities)))
 
+    if stack.problem and stack.problem.step == "policy" and check.type != "stack":
+        # Not even the static checks: they would read the very files the policy refused. (After
+        # the capability rules: a check left out of this grading stays out of its maximum.)
+        stands_in = ""
+        return result(Status.SKIPPED, _("not run: the submission was refused before running (see the problems)"))
     for need in check.needs:
         prior = results.get(need)
         if prior is None:
