@@ -1,4 +1,5 @@
-"""The command line: `runner.py SUBMISSION [options]`, plus `schema` and `clean`.
+"""The command line: `runner.py COMMAND ...` with the commands grade (the default when the
+first word is a folder), batch, validate, describe, check-spec, schema and clean.
 
 Exit codes: 0 grading ran (whatever the score); 1 the score is under --fail-under;
 2 misuse (bad path, bad flags, bad spec); 3 the grader itself failed.
@@ -7,36 +8,39 @@ Exit codes: 0 grading ran (whatever the score); 1 the score is under --fail-unde
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib
 import json
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from graders import __version__
 from graders.engine import GradeOptions, grade, grading_limits
-from graders.reports import ReportOptions, formats
+from graders.reports import ReportOptions, formats, save_attachments
 from graders.results import CheckResult, Status
 from graders.spec.loader import SpecError, load_spec
-from graders.validate import run_validate
+from graders.validate import configure_validate, run_validate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "specs" / "lab4.yaml"
 EXIT_OK, EXIT_UNDER, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+ATTACHMENTS = "attachments"  # the folder screenshots are saved in
 
 
 class Usage(Exception):
     """Misuse of the command: exit 2 with this message."""
 
 
-def grade_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="runner.py", description="Grade a lab submission (a folder with a Dockerfile "
-                                "and compose.yaml) against a YAML spec. Other commands: "
-                                "`runner.py check-spec SPEC`, `runner.py schema`, `runner.py clean`.")
+def configure_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("submission", help="the submission folder")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="spec file (default: specs/lab4.yaml)")
     p.add_argument("--part", action="append", default=[], metavar="ID", help="grade only this part (repeatable)")
@@ -49,6 +53,9 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-copies", action="store_true",
                    help="run every check on the one main stack, ignoring the spec's `copies` (slower: the "
                         "checks that need a service to themselves then wait for each other)")
+    p.add_argument("--no-browser", action="store_true",
+                   help="grade without a browser even where one could run: checks that require one are "
+                        "left out, their fallbacks (text search of the page) graded instead")
     p.add_argument("--lang", choices=["ru", "en"], default="ru", help="language of hints (default: ru)")
     p.add_argument("--audience", choices=["instructor", "student"], default="instructor",
                    help="student: leave hidden checks and service logs out of the report")
@@ -68,12 +75,11 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", metavar="NAME",
                    help="container runtime for the student's services, one the engine has (e.g. runsc: gVisor "
                         "adds a kernel between the code and the host); default: the engine's")
-    p.add_argument("--workdir", help="where artefacts go (default: a temporary folder)")
+    p.add_argument("--workdir", help="where artefacts go (default: a temporary folder). Screenshots go to "
+                   "attachments/ beside the first --out file, or under the workdir when reports go to stdout")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by `batch`, which cleans a killed run by it
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--version", action="version", version=f"lab4-grader {__version__}")
-    return p
 
 
 def progress_printer(console: Console):
@@ -91,8 +97,24 @@ def progress_printer(console: Console):
     return on_event
 
 
-def run_grade(argv: list[str]) -> int:
-    args = grade_parser().parse_args(argv)
+def writable_outputs(outs: list[str]) -> None:
+    """Every report file can be written, checked before a grading spends minutes on the stack."""
+    for out in outs:
+        if out == "-":
+            continue
+        path = Path(out)
+        if path.is_dir():
+            raise Usage(f"--out {out}: a folder, not a file")
+        parent = path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Usage(f"--out {out}: cannot create {parent}: {exc.strerror or exc}") from None
+        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise Usage(f"--out {out}: not writable")
+
+
+def run_grade(args: argparse.Namespace) -> int:
     submission = Path(args.submission)
     if not submission.exists():
         raise Usage(f"{submission}: no such folder")
@@ -104,6 +126,7 @@ def run_grade(argv: list[str]) -> int:
         raise Usage(f"unknown --format {', '.join(unknown)}; known: {', '.join(sorted(formats()))}")
     if len(args.out) > len(names):
         raise Usage("more --out than --format")
+    writable_outputs(args.out)
     spec = load_spec(args.spec)
     if args.part and (missing := set(args.part) - {p.id for p in spec.parts}):
         raise Usage(f"no part {', '.join(sorted(missing))} in {args.spec}; parts: "
@@ -118,24 +141,42 @@ def run_grade(argv: list[str]) -> int:
     try:
         report = _grade_and_report(submission, spec, backend, args, stderr)
     finally:
-        if not args.workdir and not args.keep_up:  # our own temporary folder: leave nothing
-            shutil.rmtree(backend.workdir, ignore_errors=True)
+        if not args.workdir and not args.keep_up:  # our own temporary folder: leave nothing but attachments
+            _clear_workdir(Path(backend.workdir), keep=ATTACHMENTS)
     if args.fail_under is not None and report.score < args.fail_under:
         return EXIT_UNDER
     return EXIT_OK
+
+
+def _clear_workdir(workdir: Path, keep: str) -> None:
+    if not (workdir / keep).is_dir():
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    for item in workdir.iterdir():
+        if item.name != keep:
+            shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
 def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
     names = args.format or ["text"]
     outs = args.out + ["-"] * (len(names) - len(args.out))
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
-                           limits=backend.limits, check_timeout_s=args.check_timeout, copies=not args.no_copies)
+                           limits=backend.limits, check_timeout_s=args.check_timeout, copies=not args.no_copies,
+                           browser=not args.no_browser)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))
+    # Screenshots go beside the report (a folder named attachments/ next to the first --out
+    # file), or into the workdir when every report goes to stdout.
+    files = [Path(out) for out in outs if out != "-"]
+    folder = (files[0].resolve().parent if files else Path(backend.workdir).resolve()) / ATTACHMENTS
+    if save_attachments(report, folder) and not args.quiet:
+        stderr.print(f"[bold]» screenshots and other attachments: {folder}[/]")
     color = not args.no_color and sys.stdout.isatty()
     for name, out in zip(names, outs, strict=True):
-        text = formats()[name](report, ReportOptions(audience=args.audience, color=color and out == "-"))
+        link_base = None if out == "-" else str(Path(out).resolve().parent)
+        text = formats()[name](report, ReportOptions(audience=args.audience, color=color and out == "-",
+                                                     link_base=link_base, lang=args.lang))
         if out == "-":
             sys.stdout.write(text)
         else:
@@ -155,14 +196,15 @@ def make_backend(submission: Path, spec, args):
         raise Usage(str(exc)) from None
 
 
-def run_schema(argv: list[str]) -> int:
+def configure_schema(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.add_argument("--docs", metavar="FILE", help="write the spec language reference (Markdown) to FILE instead")
+
+
+def run_schema(args: argparse.Namespace) -> int:
     from graders.checks import registry
     from graders.spec.schema import spec_schema
 
-    p = argparse.ArgumentParser(prog="runner.py schema", description="Print the spec JSON Schema.")
-    p.add_argument("--out", help="write to this file instead of stdout")
-    p.add_argument("--docs", metavar="FILE", help="write the spec language reference (Markdown) to FILE instead")
-    args = p.parse_args(argv)
     if args.docs:
         from graders.spec.docs import render_docs
 
@@ -176,19 +218,19 @@ def run_schema(argv: list[str]) -> int:
     return EXIT_OK
 
 
-def run_clean(argv: list[str]) -> int:
+def configure_clean(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", help="only this run id (the report's run_id)")
+    p.add_argument("--all", action="store_true", help="also runs whose grader is still alive")
+    p.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+
+
+def run_clean(args: argparse.Namespace) -> int:
     import docker
 
     from graders.backends.docker.cleanup import find_leftovers, remove
     from graders.backends.docker.containment import cgroup_name, remove_cgroups
     from graders.backends.runs import run_alive
 
-    p = argparse.ArgumentParser(prog="runner.py clean", description="Remove what gradings left behind "
-                                "(containers, networks, volumes, images labelled org.graders.run).")
-    p.add_argument("--run", help="only this run id (the report's run_id)")
-    p.add_argument("--all", action="store_true", help="also runs whose grader is still alive")
-    p.add_argument("--dry-run", action="store_true", help="list, remove nothing")
-    args = p.parse_args(argv)
     client = docker.from_env()
     failed: list[str] = []
     found = find_leftovers(client, args.run)
@@ -207,20 +249,13 @@ def run_clean(argv: list[str]) -> int:
     return EXIT_GRADER if failed else EXIT_OK
 
 
-def run_batch(argv: list[str]) -> int:
-    from graders.batch.command import run_batch as batch
-
-    return batch(argv)
+def configure_check_spec(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="the spec file, e.g. specs/lab4.yaml")
 
 
-def run_check_spec(argv: list[str]) -> int:
+def run_check_spec(args: argparse.Namespace) -> int:
     from graders.spec.lint import lint_spec
 
-    p = argparse.ArgumentParser(prog="runner.py check-spec", description="Check a spec without a submission: "
-                                "its schema, then its meaning (needs, placeholders, roles, points), then what "
-                                "would only show on a running stack. Exit 0 when it holds, 2 when it does not.")
-    p.add_argument("spec", help="the spec file, e.g. specs/lab4.yaml")
-    args = p.parse_args(argv)
     spec = load_spec(args.spec)  # a SpecError exits 2 through main()
     findings = lint_spec(spec)
     for finding in findings:
@@ -236,8 +271,59 @@ def run_check_spec(argv: list[str]) -> int:
     return EXIT_USAGE if errors else EXIT_OK
 
 
-COMMANDS = {"schema": run_schema, "validate": run_validate, "clean": run_clean, "batch": run_batch,
-            "check-spec": run_check_spec}
+@dataclass(frozen=True)
+class Command:
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    summary: str
+
+
+def _lazy(module: str, name: str) -> Callable:
+    """A command's function, imported when the command runs (batch pulls in Celery, for one)."""
+    def call(*args):
+        return getattr(importlib.import_module(module), name)(*args)
+    return call
+
+
+COMMANDS = {
+    "grade": Command(configure_grade, run_grade, "grade one submission folder (the default: `runner.py FOLDER`)"),
+    "batch": Command(_lazy("graders.batch.command", "configure"), _lazy("graders.batch.command", "run_batch"),
+                     "grade a whole class: every subfolder or .zip, a gradebook and a summary"),
+    "validate": Command(configure_validate, run_validate,
+                        "prove a spec: the reference gets full marks, every mutant loses its checks, every "
+                        "correct variant loses nothing"),
+    "describe": Command(_lazy("graders.describe", "configure"), _lazy("graders.describe", "run_describe"),
+                        "print the assignment as a checklist: parts, checks, points, what each expects and why"),
+    "check-spec": Command(configure_check_spec, run_check_spec,
+                          "check a spec without a submission (schema, meaning, roles); exit 0 or 2"),
+    "schema": Command(configure_schema, run_schema, "print the spec JSON Schema, or the spec reference (--docs)"),
+    "clean": Command(configure_clean, run_clean, "remove what killed gradings left behind"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="runner.py", description="Grade lab submissions against a YAML spec. "
+                                  "`runner.py FOLDER` grades one submission (the `grade` command).")
+    top.add_argument("--version", action="version", version=f"lab4-grader {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.summary, description=command.summary[0].upper()
+                                  + command.summary[1:] + ".")
+        command.configure(sub)
+    return top
+
+
+def with_command(argv: list[str]) -> list[str]:
+    """`runner.py FOLDER ...` means `runner.py grade FOLDER ...`; a word that is neither a command nor
+    a folder is a misspelt command, said so (with the nearest one), not a missing folder."""
+    if not argv or argv[0] in COMMANDS or argv[0].startswith("-"):
+        return argv
+    word = argv[0]
+    if Path(word).exists() or "/" in word or "." in word or "\\" in word:
+        return ["grade", *argv]
+    near = difflib.get_close_matches(word, COMMANDS, n=1)
+    raise Usage(f"unknown command '{word}'" + (f"; did you mean '{near[0]}'?" if near else "")
+                + f" (commands: {', '.join(COMMANDS)}; or give a submission folder)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,9 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM takes the same road as Ctrl-C, so teardown runs in the engine's `finally`.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        if argv and argv[0] in COMMANDS:
-            return COMMANDS[argv[0]](argv[1:])
-        return run_grade(argv)
+        args = parser().parse_args(with_command(argv))
+        if args.command is None:
+            parser().print_help(sys.stderr)
+            return EXIT_USAGE
+        return COMMANDS[args.command].run(args)
     except Usage as exc:
         print(f"runner.py: {exc}", file=sys.stderr)
         return EXIT_USAGE

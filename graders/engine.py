@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
@@ -25,34 +25,24 @@ from graders import __version__, policy
 from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
 from graders.backends.stack_files import COMPOSE_FILES, find_compose_file
-from graders.checks import CheckContext, CheckFailed, StackUnavailable, registry
+from graders.check_runner import GradeOptions, run_check
+from graders.checks import CheckContext, registry
+from graders.checks.browser import browser_missing
+from graders.checks.context import SharedResources
 from graders.dockerfile import hadolint, image_commands, parse_dockerfile
+from graders.i18n import _, use_language
 from graders.results import (
-    DETAILS_CAP,
-    MESSAGE_CAP,
     PROBLEM_CAP,
     CheckResult,
     GradingReport,
-    Outcome,
     PartResult,
     Status,
     bounded,
 )
-from graders.spec.model import CheckSpec, Spec, roles_named
+from graders.spec.model import CheckSpec, Spec
 from graders.template import draw_inputs
 
 EventFn = Callable[[str, Any], None]
-
-
-@dataclass
-class GradeOptions:
-    parts: tuple[str, ...] = ()  # empty: all parts
-    lang: str = "ru"
-    seed: int | None = None
-    keep_up: bool = False
-    limits: Limits = field(default_factory=Limits)
-    check_timeout_s: float | None = None  # overrides the spec's
-    copies: bool = True  # False: every check on the main stack, whatever the spec's `copies`
 
 
 @dataclass
@@ -71,6 +61,12 @@ class _Stack:
 def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions | None = None,
           on_event: EventFn | None = None) -> GradingReport:
     options = options or GradeOptions()
+    with use_language(options.lang):  # every message of this grading: checks, problems, notes
+        return _grade(submission, spec, backend, options, on_event)
+
+
+def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions,
+           on_event: EventFn | None) -> GradingReport:
     emit = on_event or (lambda kind, payload: None)
     started = time.monotonic()
     report = GradingReport(submission=str(submission), spec=spec.path, grader_version=__version__,
@@ -85,17 +81,21 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
+        selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
+        capabilities = grading_capabilities(selected, backend, options, report.notes)
         report.parts = _run_until_signal(_run_checks(submission, spec, stack, copies, variables, options, emit,
-                                                       report.problems, deadline))
-        left_out = [c for c in spec.checks() if c.requires - getattr(backend, "capabilities", frozenset())
-                    and (not options.parts or c.part in options.parts)]
+                                                       report.problems, deadline, capabilities))
+        left_out = [c for c in selected if c.requires - capabilities and not spec.fallbacks(c.qualified_id)]
+        _fallback_notes(spec, selected, capabilities, report.notes)
         if left_out:
             report.partial = True
-            report.notes.append(f"partial score: {len(left_out)} check(s) worth {sum(c.points for c in left_out):g} "
-                                f"points need {', '.join(sorted(set().union(*(c.requires for c in left_out))))} "
-                                f"and were left out of the maximum on the '{backend.name}' backend")
+            report.notes.append(_("partial score: {count} check(s) worth {points} points need {needs} and were "
+                                  "left out of the maximum on the '{backend}' backend", count=len(left_out),
+                                  points=f"{sum(c.points for c in left_out):g}", backend=backend.name,
+                                  needs=", ".join(sorted(set().union(*(c.requires for c in left_out))))))
         report.timings.checks_s = time.monotonic() - t0
-        report.problems.extend(f"the grader's '{c.name}' copy of the stack: {c.problem.step}: {c.problem.message}"
+        report.problems.extend(_("the grader's '{copy}' copy of the stack: {step}: {message}", copy=c.name,
+                                 step=c.problem.step, message=c.problem.message)
                                for c in copies.values() if c.problem and stack.started)
         for each in (stack, *copies.values()):
             if each.started:
@@ -115,9 +115,36 @@ def grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions 
                 report.problems.append(f"teardown: {exc}")
         report.timings.teardown_s = time.monotonic() - t0
         report.timings.total_s = time.monotonic() - started
-        report.problems = [bounded(p, PROBLEM_CAP) for p in report.problems]
-        report.notes = [bounded(n, PROBLEM_CAP) for n in report.notes]
+        redact = getattr(backend, "redact", lambda text: text)
+        report.problems = [bounded(redact(p), PROBLEM_CAP) for p in report.problems]
+        report.notes = [bounded(redact(n), PROBLEM_CAP) for n in report.notes]
     return report
+
+
+def grading_capabilities(selected: list[CheckSpec], backend: Backend, options: GradeOptions,
+                         notes: list[str]) -> frozenset[str]:
+    """What this grading can do: the backend's own capabilities, and `browser` where a headless
+    Chromium is installed and the backend can put it into the stack's network. Asked only when a
+    selected check requires it; why there is none goes to the notes."""
+    found = set(getattr(backend, "capabilities", frozenset()))
+    if any("browser" in c.requires for c in selected):
+        why = ("--no-browser" if not options.browser else browser_missing()
+               or ("" if getattr(backend, "can_enter_networks", lambda: False)() else
+                   f"the '{backend.name}' backend cannot put a browser into the stack's network"))
+        if why:
+            notes.append(_("no browser here: {why}", why=why))
+        else:
+            found.add("browser")
+    return frozenset(found)
+
+
+def _fallback_notes(spec: Spec, selected: list[CheckSpec], capabilities: frozenset[str], notes: list[str]) -> None:
+    for check in selected:
+        fallbacks = [f for f in spec.fallbacks(check.qualified_id) if f in selected]
+        if fallbacks and (missing := check.requires - capabilities):
+            notes.append(_("'{check}' ({points} points) needs {needs}, which is missing here: graded instead by "
+                           "{fallbacks}", check=check.qualified_id, points=f"{check.points:g}",
+                           needs=", ".join(sorted(missing)), fallbacks=", ".join(f.id for f in fallbacks)))
 
 
 def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingReport, stack: _Stack,
@@ -127,8 +154,8 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
         compose_file = find_compose_file(submission)
         _policy_gate(policy.check_files(submission, compose_file))
         if compose_file is None and not spec.generated_stack:
-            raise StackError("find", "no compose file: this assignment grades the stack your compose file "
-                                     "describes; write compose.yaml beside the Dockerfile",
+            raise StackError("find", _("no compose file: this assignment grades the stack your compose file "
+                                       "describes; write compose.yaml beside the Dockerfile"),
                              f"Compose reads one of: {', '.join(COMPOSE_FILES)}.")
         stack.info = backend.inspect()
         if stack.info.model is not None:
@@ -151,8 +178,8 @@ def _bring_up(submission: Path, spec: Spec, backend: Backend, report: GradingRep
                                               image_commands(stack.info.services, image_cmd))
         report.notes.append("roles: " + (", ".join(f"{r}={s}" for r, s in stack.roles.items()) or "none found"))
         if missing:
-            report.problems.append(f"no service found for the role(s): {', '.join(missing)} "
-                                   f"(services: {', '.join(stack.info.services) or 'none'})")
+            report.problems.append(_("no service found for the role(s): {roles} (services: {services})",
+                                     roles=", ".join(missing), services=", ".join(stack.info.services) or "—"))
         probe = {stack.roles[r]: [role.port] for r, role in spec.roles.items() if role.port and r in stack.roles}
         ready = {stack.roles[r]: (role.port, role.probe == "http")
                  for r, role in spec.roles.items() if role.port and r in stack.roles}
@@ -217,9 +244,9 @@ def _policy_gate(violations: list[str]) -> None:
     danger, just the compose file's first problem."""
     if violations and all("not valid YAML" in v for v in violations):
         raise StackError("compose-config", violations[0],
-                         "YAML indents with spaces, never tabs; check brackets, quotes and colons.")
+                         _("YAML indents with spaces, never tabs; check brackets, quotes and colons."))
     if violations:
-        raise StackError("policy", policy.refusal_message(violations), policy.REFUSAL_DETAILS)
+        raise StackError("policy", policy.refusal_message(violations), _(policy.REFUSAL_DETAILS))
 
 
 def _start_copy(backend: Backend, spec: Spec, name: str, roles: dict[str, str], info: StackInfo | None,
@@ -233,7 +260,7 @@ def _start_copy(backend: Backend, spec: Spec, name: str, roles: dict[str, str], 
     def start() -> None:
         try:
             if missing:
-                raise StackError("start", f"no service plays the role(s) {', '.join(missing)}")
+                raise StackError("start", _("no service plays the role(s) {roles}", roles=", ".join(missing)))
             twin.prepare(probe)
             twin.start({s: r for s, r in ready.items() if s in services}, spec.timeouts.start_s)
             copy.started = True
@@ -242,7 +269,7 @@ def _start_copy(backend: Backend, spec: Spec, name: str, roles: dict[str, str], 
         except Exception as exc:  # noqa: BLE001 - a grader fault in a copy fails that copy's checks only
             copy.problem = StackError("start", f"grader error: {type(exc).__name__}: {exc}")
 
-    copy.ready = pool.submit(start)
+    copy.ready = pool.submit(contextvars.copy_context().run, start)  # the grading's language goes along
     return copy
 
 
@@ -263,8 +290,9 @@ def _capture_logs(stack: _Stack, report: GradingReport) -> None:
 
 async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[str, _Stack],
                       variables: dict[str, Any], options: GradeOptions, emit: EventFn, problems: list[str],
-                      deadline: float) -> list[PartResult]:
+                      deadline: float, capabilities: frozenset[str]) -> list[PartResult]:
     types = registry()
+    shared = SharedResources()  # one browser for the whole grading, closed below
     selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
     results: dict[str, CheckResult] = {}
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
@@ -273,126 +301,80 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
         # A copy is for overlap, not a second chance: when the main stack is down, all is.
         return copies.get(check.copy or "", main) if main.started else main
 
+    def context(check: CheckSpec, stack: _Stack) -> CheckContext:
+        return CheckContext(backend=stack.backend, submission=submission, roles=stack.roles, role_ports=role_ports,
+                            variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
+                            or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
+                            stack_started=stack.started, shared=shared,
+                            stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
+
     async def run_one(check: CheckSpec, done: dict[str, asyncio.Event]) -> None:
         # `after` orders the use of a shared stack: between two stacks there is nothing to order.
         same_stack = [a for a in check.after if stack_of(spec.check(a)) is stack_of(check)]
+        stack = stack_of(check)
+        warm_up = types[check.type].warm_up
+        if warm_up and stack.started and not check.requires - capabilities:
+            warming.append(asyncio.create_task(_quietly(warm_up(context(check, stack), check.body))))
         for prior in (*check.needs, *same_stack):
             if prior in done:
                 await done[prior].wait()
-        stack = stack_of(check)
-        result = await _run_check(check, types[check.type], results, stack, stack.backend, submission,
-                                  role_ports, variables, spec, options)
+        result = await run_check(check, types[check.type], results, stack, spec, options, capabilities,
+                                 context(check, stack))
         results[check.qualified_id] = result
         emit("check", result)
         done[check.qualified_id].set()
 
-    for stage in sorted({c.stage for c in selected}):
-        in_stage = [c for c in selected if c.stage == stage]
-        done = {c.qualified_id: asyncio.Event() for c in in_stage}
-        tasks = [asyncio.create_task(run_one(c, done)) for c in in_stage]
-        try:
-            _, pending = await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 0.01))
-        finally:  # out of time, or interrupted: every task ends here, none is left pending
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if pending:
-            problems.append("total time: the grading ran out of its total time limit; unfinished checks failed")
-        for stack in (main, *copies.values()):
-            if stack.started and getattr(stack.backend, "dirty", False):
-                try:
-                    await asyncio.to_thread(stack.backend.restore)
-                except StackError as exc:
-                    stack.problem, stack.started = exc, False
-                    where = f" (the '{stack.name}' copy of the stack)" if stack.name else ""
-                    problems.append(f"{exc.step}: {exc.message}{where}")
+    warming: list[asyncio.Task] = []
+    try:
+        await _run_stages(selected, run_one, main, copies, problems, deadline)
+    finally:
+        for task in warming:
+            task.cancel()
+        await asyncio.gather(*warming, return_exceptions=True)
+        await shared.aclose()
 
     for check in selected:  # what the total time limit cut short
         if check.qualified_id not in results:
             results[check.qualified_id] = CheckResult(
-                id=check.id, title=check.title, status=Status.FAILED, score=0.0, max_score=check.points,
-                message="not finished: the grading's total time limit ran out",
+                id=check.id, title=check.title_in(options.lang), status=Status.FAILED, score=0.0,
+                max_score=check.points,
+                message=_("not finished: the grading's total time limit ran out"),
                 hint=check.hint_in(options.lang), visibility=check.visibility, check_type=check.type,
                 contract=check.contract_in(options.lang), advice=check.advice)
     parts = []
     for part in spec.parts:
         if options.parts and part.id not in options.parts:
             continue
-        parts.append(PartResult(id=part.id, title=part.title, bonus=part.bonus,
+        parts.append(PartResult(id=part.id, title=part.title_in(options.lang), bonus=part.bonus,
                                 checks=[results[c.qualified_id] for c in part.checks]))
     return parts
 
 
-async def _run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: _Stack,
-                     backend: Backend, submission: Path, role_ports: dict[str, int], variables: dict[str, Any],
-                     spec: Spec, options: GradeOptions) -> CheckResult:
-    hint = check.hint_in(options.lang)
-
-    def result(status: Status, message: str, details: str = "", duration: float = 0.0,
-               counted: bool = True) -> CheckResult:
-        return CheckResult(id=check.id, title=check.title, status=status,
-                           score=check.points if status is Status.PASSED else 0.0,
-                           max_score=check.points if counted else 0.0,
-                           message=bounded(message, MESSAGE_CAP), hint=hint, details=bounded(details, DETAILS_CAP),
-                           duration_s=duration, visibility=check.visibility, check_type=check.type,
-                           contract=check.contract_in(options.lang), advice=check.advice)
-
-    if stack.problem and stack.problem.step == "policy" and check.type != "stack":
-        # Not even the static checks: they would read the very files the policy refused.
-        return result(Status.SKIPPED, "not run: the submission was refused before running (see the problems)")
-    missing = check.requires - getattr(backend, "capabilities", frozenset())
-    if missing:
-        return result(Status.SKIPPED, f"not graded here: it needs {', '.join(sorted(missing))}, which the "
-                                      f"'{backend.name}' backend does not have (left out of the maximum)",
-                      counted=False)
-
-    for need in check.needs:
-        prior = results.get(need)
-        if prior is None:
-            return result(Status.SKIPPED, f"not run: it needs '{need}', which was not run")
-        if prior.status is not Status.PASSED:
-            return result(Status.SKIPPED, f"not run: it needs '{need}', which {prior.status.value}")
-    unrunnable = getattr(backend, "skipped", {})
-    named = roles_named([check.body, *(step.body for step in check.setup)])
-    if blocked := sorted(r for r in named if stack.roles.get(r) in unrunnable):
-        return result(Status.SKIPPED, f"not graded here: the '{blocked[0]}' service "
-                                      f"({unrunnable[stack.roles[blocked[0]]]}) does not run on the "
-                                      f"'{backend.name}' backend", counted=False)
-    step_types = [registry()[s.type] for s in check.setup]
-    if any(t.needs_stack for t in [check_type, *step_types]) and not stack.started:
-        why = f"{stack.problem.step} failed: {stack.problem.message}" if stack.problem else "the stack is not running"
-        if stack.name:
-            why = f"the grader's '{stack.name}' copy of the stack: {why}"
-        return result(Status.SKIPPED, f"not run: {why}")
-
-    ctx = CheckContext(backend=backend, submission=submission, roles=stack.roles, role_ports=role_ports,
-                       variables=variables, timeout_s=check.timeout_s or options.check_timeout_s
-                       or spec.timeouts.check_s, limits=options.limits, stack_info=stack.info,
-                       stack_started=stack.started,
-                       stack_problem=f"{stack.problem.step}: {stack.problem.message}" if stack.problem else "")
-    started = time.monotonic()
-    try:
-        outcome = await asyncio.wait_for(_setup_then_run(ctx, check, check_type), timeout=ctx.timeout_s)
-        status = Status.PASSED if outcome.passed else Status.FAILED
-        return result(status, outcome.message, outcome.details, time.monotonic() - started)
-    except CheckFailed as exc:
-        return result(Status.FAILED, exc.message, exc.details, time.monotonic() - started)
-    except StackUnavailable as exc:
-        return result(Status.FAILED, str(exc), "", time.monotonic() - started)
-    except (asyncio.TimeoutError, TimeoutError):
-        return result(Status.FAILED, f"'{check.title}' got no verdict within {ctx.timeout_s:g} s: the "
-                                     f"submission did not answer in time", "", time.monotonic() - started)
-    except StackError as exc:
-        return result(Status.ERROR, f"{exc.step}: {exc.message}", exc.details, time.monotonic() - started)
-    except Exception as exc:  # noqa: BLE001 - a grader fault becomes this check's error, not a crash
-        return result(Status.ERROR, f"grader error in check '{check.qualified_id}': {type(exc).__name__}: {exc}",
-                      traceback.format_exc(limit=8), time.monotonic() - started)
+async def _run_stages(selected: list[CheckSpec], run_one, main: _Stack, copies: dict[str, _Stack],
+                      problems: list[str], deadline: float) -> None:
+    for stage in sorted({c.stage for c in selected}):
+        in_stage = [c for c in selected if c.stage == stage]
+        done = {c.qualified_id: asyncio.Event() for c in in_stage}
+        tasks = [asyncio.create_task(run_one(c, done)) for c in in_stage]
+        try:
+            _unused, pending = await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 0.01))
+        finally:  # out of time, or interrupted: every task ends here, none is left pending
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if pending:
+            problems.append(_("total time: the grading ran out of its total time limit; unfinished checks failed"))
+        for stack in (main, *copies.values()):
+            if stack.started and getattr(stack.backend, "dirty", False):
+                try:
+                    await asyncio.to_thread(stack.backend.restore)
+                except StackError as exc:
+                    stack.problem, stack.started = exc, False
+                    where = _(" (the '{copy}' copy of the stack)", copy=stack.name) if stack.name else ""
+                    problems.append(f"{exc.step}: {exc.message}{where}")
 
 
-async def _setup_then_run(ctx: CheckContext, check: CheckSpec, check_type) -> Outcome:
-    types = registry()
-    for index, step in enumerate(check.setup, start=1):
-        outcome = await types[step.type].run(ctx, step.body)
-        if not outcome.passed:
-            raise CheckFailed(f"setup step {index} ({step.type}): {outcome.message}", outcome.details)
-    return await check_type.run(ctx, check.body)
+async def _quietly(warm_up) -> None:
+    """A warm-up that fails says nothing: the check itself meets the same trouble and reports it."""
+    with contextlib.suppress(Exception):
+        await warm_up

@@ -27,6 +27,21 @@ class Status(str, enum.Enum):
     SKIPPED = "skipped"  # a precondition failed, or the part was not selected
 
 
+@dataclass
+class Attachment:
+    """A file a check produced for the report, e.g. a screenshot. It stays in memory until the
+    command line saves it beside the report (`path` is then set); reports link to `path`."""
+
+    name: str  # what it shows, e.g. "tab 1"
+    media_type: str  # e.g. "image/png"
+    data: bytes = field(default=b"", repr=False)
+    path: str = ""  # where it was saved; "" while unsaved
+
+    @property
+    def extension(self) -> str:
+        return {"image/png": ".png", "image/jpeg": ".jpg", "text/plain": ".txt"}.get(self.media_type, ".bin")
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a check module returns: a verdict and the one line that explains it."""
@@ -34,14 +49,17 @@ class Outcome:
     passed: bool
     message: str
     details: str = ""  # longer evidence for instructors: body excerpts, log tails
+    cause: str = ""  # the kind of failure (graders.checks._causes), which picks the hint
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
-    def ok(cls, message: str, details: str = "") -> Outcome:
-        return cls(True, message, details)
+    def ok(cls, message: str, details: str = "", attachments: tuple[Attachment, ...] = ()) -> Outcome:
+        return cls(True, message, details, attachments=tuple(attachments))
 
     @classmethod
-    def fail(cls, message: str, details: str = "") -> Outcome:
-        return cls(False, message, details)
+    def fail(cls, message: str, details: str = "", cause: str = "",
+             attachments: tuple[Attachment, ...] = ()) -> Outcome:
+        return cls(False, message, details, cause=cause, attachments=tuple(attachments))
 
 
 @dataclass
@@ -57,6 +75,10 @@ class CheckResult:
     duration_s: float = 0.0
     visibility: str = "visible"
     check_type: str = ""
+    # False: left out of this grading and of its maximum (a capability it requires is missing
+    # here, or the check it stands in for ran instead)
+    graded: bool = True
+    attachments: list[Attachment] = field(default_factory=list)
     contract: str = ""  # the assignment's line this check enforces
     advice: bool = False  # good practice, reported but never scored
 
@@ -154,6 +176,9 @@ class GradingReport:
                             "visibility": c.visibility,
                             "contract": c.contract,
                             "advice": c.advice,
+                            "graded": c.graded,
+                            "attachments": [{"name": a.name, "media_type": a.media_type, "path": a.path}
+                                            for a in c.attachments],
                         }
                         for c in p.checks
                     ],

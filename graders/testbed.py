@@ -1,4 +1,4 @@
-"""Bring a machine to where grading can run: a Docker engine, Compose v2, base images.
+"""Bring a machine to where grading can run: a Docker engine, Compose v2, base images, a browser.
 
 Standard library only, so it runs before the project's own dependencies are
 installed (``python -m graders.testbed``). Every step is idempotent: it looks
@@ -8,6 +8,10 @@ Where no registry answers, the base images that labs use (``python:3.X-slim``,
 ``redis:*``, ``nginx:*``) are built as *stand-ins* from Debian packages. They
 carry the label ``org.graders.standin=true``, are built only for tags that are
 missing and cannot be pulled, and never replace an existing image.
+
+The `browser` check drives Debian's ``chromium`` (installed here when missing) through the
+``playwright`` package (an extra of the project that ``.[dev]`` pulls); Playwright's own browser
+downloads are never used.
 """
 
 from __future__ import annotations
@@ -172,6 +176,24 @@ def limit_builds() -> None:
             return
     say(f"image builds capped at {BUILD_PIDS} processes, {BUILD_MEMORY >> 30} GiB and "
         f"{BUILD_CPU_QUOTA_US / 100_000:g} CPU (cgroup docker/buildkit)")
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+# Fonts with Cyrillic, so screenshots of a Russian chat show its text; setpriv and nsenter
+# (util-linux) put the browser into the stack's network and drop root.
+BROWSER_PACKAGES = ["chromium", "fonts-dejavu-core", "util-linux"]
+
+
+def ensure_browser() -> None:
+    if any(Path(p).exists() for p in CHROMIUM_PATHS) or shutil.which("chromium"):
+        say("Chromium present")
+        return
+    if not (is_root() and shutil.which("apt-get")):
+        say("no Chromium and no apt-get as root: browser checks will fall back to text search")
+        return
+    apt_install(BROWSER_PACKAGES)
 
 
 # --- base images --------------------------------------------------------------------------
@@ -352,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_docker_engine()
     limit_builds()
     ensure_compose_v2()
+    ensure_browser()
     ensure_test_registry()
     ensure_base_images(pull=not args.no_pull)
     say(f"ready in {time.monotonic() - started:.0f} s")

@@ -88,6 +88,9 @@ class Run:
     problems: tuple[str, ...] = ()
     error: str = ""  # the grading itself crashed
     messages: Mapping[str, str] = field(default_factory=dict)  # why each lost check was lost (for --json)
+    # Not graded in this grading (a capability it requires is missing here, or its fallback's
+    # primary ran instead): neither passed nor lost, so neither a kill nor a survival.
+    left_out: tuple[str, ...] = ()
 
     def killed(self) -> set[str]:
         return {check for check, status in self.statuses.items() if status != Status.PASSED.value}
@@ -99,6 +102,7 @@ class Verdict:
     reference_lost: list[str] = field(default_factory=list)  # checks the reference did not pass
     dead: list[str] = field(default_factory=list)  # checks no mutant made lose
     indirect: list[str] = field(default_factory=list)  # lost only as skipped (a need failed), never failed
+    not_graded: list[str] = field(default_factory=list)  # left out of the reference's grading here
     collateral: dict[str, list[str]] = field(default_factory=dict)  # mutant -> lost but not in kills
     known_gaps: dict[str, list[str]] = field(default_factory=dict)  # known-gap mutant -> what it lost anyway
     survived: dict[str, list[str]] = field(default_factory=dict)  # mutant -> in kills but passed
@@ -221,8 +225,10 @@ def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mappi
     for run in [reference, *runs.values()]:  # variants' runs included
         if run.error:
             verdict.errors[run.name] = run.error
+    verdict.not_graded = [c for c in checks if c in reference.left_out]
     if not reference.error:
-        verdict.reference_lost = [c for c in checks if c in reference.killed() or c not in reference.statuses]
+        verdict.reference_lost = [c for c in checks if c in reference.killed()
+                                  or (c not in reference.statuses and c not in reference.left_out)]
     lost_somewhere: set[str] = set()
     failed_somewhere: set[str] = set()
     for mutant in mutants:
@@ -237,14 +243,14 @@ def decide(checks: list[str], reference: Run, mutants: list[Mutant], runs: Mappi
         failed_somewhere |= {c for c in killed if run.statuses.get(c) != Status.SKIPPED.value}
         if extra := [c for c in checks if c in killed and c not in mutant.kills]:
             verdict.collateral[mutant.name] = extra
-        if missed := [c for c in mutant.kills if c not in killed]:
+        if missed := [c for c in mutant.kills if c not in killed and c not in run.left_out]:
             verdict.survived[mutant.name] = missed
-    verdict.dead = [c for c in checks if c not in lost_somewhere]
+    verdict.dead = [c for c in checks if c not in lost_somewhere and c not in verdict.not_graded]
     verdict.indirect = [c for c in checks if c in lost_somewhere and c not in failed_somewhere]
     return verdict
 
 
-def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run:
+def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None, browser: bool = True) -> Run:
     """Grade one folder on Docker; a crash of the grading becomes `Run.error`, never an exception."""
     from graders.backends import open_backend
 
@@ -252,16 +258,18 @@ def grade_copy(name: str, submission: Path, spec: Spec, seed: int | None) -> Run
     try:
         backend = open_backend("docker", submission, submission.with_name(submission.name + ".work"),
                                build_timeout_s=spec.timeouts.build_s, limits=grading_limits(spec))
-        report = grade(submission, spec, backend, GradeOptions(lang="en", seed=seed))
+        report = grade(submission, spec, backend, GradeOptions(lang="en", seed=seed, browser=browser))
     except Exception as exc:  # noqa: BLE001 - one broken grading must not stop the others
         return Run(name, {}, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")
-    checks = {f"{part.id}.{check.id}": check for part, check in report.all_checks()}
+    everything = {f"{part.id}.{check.id}": check for part, check in report.all_checks()}
+    checks = {q: c for q, c in everything.items() if c.graded}
     lost = {q: f"{c.message} ({c.duration_s:.1f} s)" for q, c in checks.items() if c.status is not Status.PASSED}
     return Run(name, {q: c.status.value for q, c in checks.items()}, time.monotonic() - started,
-               report.timings.build_s, tuple(report.problems), messages=lost)
+               report.timings.build_s, tuple(report.problems), messages=lost,
+               left_out=tuple(q for q in everything if q not in checks))
 
 
-MARKS = {"failed": "✘", "error": "!", "skipped": "–"}
+MARKS = {"failed": "✘", "error": "!", "skipped": "–", "left out": "·"}
 
 
 def cell(status: str, intended: bool) -> str:
@@ -273,20 +281,20 @@ def cell(status: str, intended: bool) -> str:
 
 def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mapping[str, Run],
            wall_s: float, jobs: int, variants: list[Mutant] | None = None) -> None:
-    table = Table(title="Kill matrix: ✘ failed, – skipped, ! error; * = collateral (not in kills), "
-                  "○ = in kills but passed", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
-                  padding=(0, 0))
+    table = Table(title="Kill matrix: ✘ failed, – skipped, ! error, · not graded here; * = collateral "
+                  "(not in kills), ○ = in kills but passed", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, padding=(0, 0))
     table.add_column("check", no_wrap=True, min_width=max(map(len, verdict.checks), default=5))
     table.add_column("ref", justify="center", min_width=4)
     for index, _ in enumerate(mutants, start=1):
         table.add_column(str(index), justify="center", min_width=3)
     for check in verdict.checks:
-        ref = reference.statuses.get(check, "error")
-        cells = ["[green]✔" if ref == "passed" else f"[bold red]{MARKS[ref]}"]
+        ref = reference.statuses.get(check, "left out" if check in reference.left_out else "error")
+        cells = ["[green]✔" if ref == "passed" else "[dim]·" if ref == "left out" else f"[bold red]{MARKS[ref]}"]
         for mutant in mutants:
             run = runs.get(mutant.name)
             status = run.statuses.get(check, "error") if run and not run.error else ""
-            cells.append("[magenta]!" if run is None or run.error else
+            cells.append("[magenta]!" if run is None or run.error else "[dim]·" if check in run.left_out else
                          f"[yellow]{MARKS[status]}" if mutant.known_gap and status != "passed" else
                          "" if mutant.known_gap else cell(status, check in mutant.kills))
         style = "bold red" if check in verdict.dead else ("yellow" if check in verdict.indirect else "")
@@ -320,6 +328,9 @@ def render(console: Console, verdict: Verdict, reference: Run, mutants: list[Mut
         gap = next(m.known_gap for m in mutants if m.name == name)
         caught = f" (now loses {', '.join(lost)}: name them in its kills)" if lost else ""
         console.print(escape(f"known gap: {name}: {gap}{caught}"), style="yellow")
+    if verdict.not_graded:
+        console.print("[yellow]note: not graded here (a capability they require is missing, or a check "
+                      "they stand in for ran instead): " + ", ".join(verdict.not_graded))
     if verdict.indirect:
         console.print("[yellow]note: only ever skipped (a check they need was lost), never failed: "
                       + ", ".join(verdict.indirect))
@@ -342,12 +353,7 @@ def to_json(verdict: Verdict, reference: Run, mutants: list[Mutant], runs: Mappi
     }
 
 
-def run_validate(argv: list[str]) -> int:
-    from graders.backends import docker_available
-    from graders.spec.loader import load_spec
-
-    p = argparse.ArgumentParser(prog="runner.py validate", description="Grade the reference and every mutant; "
-                                "exit 1 when a check is dead or a mutant loses more or fewer checks than it names.")
+def configure_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="the spec to validate, e.g. specs/lab4.yaml")
     p.add_argument("--reference", required=True, help="the reference solution folder")
     p.add_argument("--mutants", default=str(MUTANTS), help="folder of mutant folders (default: tests/mutants)")
@@ -358,7 +364,16 @@ def run_validate(argv: list[str]) -> int:
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="grade only this mutant (repeatable)")
     p.add_argument("--seed", type=int, help="seed for the spec's random inputs (default: fresh each grading)")
     p.add_argument("--json", metavar="FILE", help="also write the matrix and verdict as JSON")
-    args = p.parse_args(argv)
+    p.add_argument("--no-browser", action="store_true",
+                   help="grade without a browser: proves the fallbacks of the checks that require one")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Exit 1 when a check is dead, a mutant loses more or fewer checks than it names, or a
+    correct variant loses one."""
+    from graders.backends import docker_available
+    from graders.spec.loader import load_spec
+
     spec = load_spec(args.spec)  # a SpecError exits 2 through the CLI
     reference = Path(args.reference)
     checks = [c.qualified_id for c in spec.checks()]
@@ -384,7 +399,8 @@ def run_validate(argv: list[str]) -> int:
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         err.print("» grading the reference (it also warms the build cache)")
-        ref_run = grade_copy("reference", materialize(reference, None, Path(tmp) / "reference"), spec, args.seed)
+        ref_run = grade_copy("reference", materialize(reference, None, Path(tmp) / "reference"), spec, args.seed,
+                             browser=not args.no_browser)
         err.print(f"  reference: {len(ref_run.killed())} checks lost, {ref_run.seconds:.0f} s")
 
         def job(mutant: Mutant) -> Run:
@@ -392,7 +408,7 @@ def run_validate(argv: list[str]) -> int:
                 folder = materialize(reference, mutant, Path(tmp) / mutant.name)
             except (MutantError, OSError) as exc:
                 return Run(mutant.name, {}, error=f"overlay: {exc}")
-            return grade_copy(mutant.name, folder, spec, args.seed)
+            return grade_copy(mutant.name, folder, spec, args.seed, browser=not args.no_browser)
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = {pool.submit(job, m): m for m in [*mutants, *variants]}

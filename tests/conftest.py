@@ -106,8 +106,15 @@ class Stack:
         """Run one check type's body against this stack; a CheckFailed becomes a failed
         Outcome, as in the engine."""
         ctx = ctx or self.context(variables)
+
+        async def run_then_close() -> Outcome:
+            try:
+                return await asyncio.wait_for(registry()[type_name].run(ctx, body), ctx.timeout_s)
+            finally:
+                await ctx.shared.aclose()  # what the check opened for the grading (a browser)
+
         try:
-            return asyncio.run(asyncio.wait_for(registry()[type_name].run(ctx, body), ctx.timeout_s))
+            return asyncio.run(run_then_close())
         except CheckFailed as exc:
             return Outcome.fail(exc.message, exc.details)
 

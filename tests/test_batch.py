@@ -100,3 +100,28 @@ def test_pass_rates_and_histogram_count_what_they_should():
     assert check_pass_rates(rows) == {"p.x": (2, 2), "p.y": (0, 2)}
     assert histogram([100, 40, 0], 100, bins=5) == [("0-20", 1), ("20-40", 0), ("40-60", 1), ("60-80", 0),
                                                     ("80-100", 1)]
+
+
+def test_the_gradebook_has_no_two_columns_of_one_name(tmp_path):
+    from graders.batch.gradebook import write_gradebook
+
+    rows = [Row("ivanov", "graded", 90, 100, 5, parts={"background": 15, "bonus": 5, "total": 3})]
+    write_gradebook(rows, tmp_path / "gradebook.csv")
+    header = (tmp_path / "gradebook.csv").read_text().splitlines()[0].split(",")
+    assert len(header) == len(set(header)), header
+    assert {"bonus", "part:bonus", "part:total"} <= set(header)
+
+
+@pytest.mark.docker
+def test_a_batch_for_students_writes_a_feedback_page_without_the_instructors_notes(tmp_path, docker_engine):
+    from tests.test_hostile import materialise
+
+    classroom = tmp_path / "class"
+    shutil.copytree(materialise("privileged", tmp_path), classroom / "petrov")  # refused at once: nothing to build
+    out = tmp_path / "out"
+    proc = run_runner("batch", str(classroom), "--out", str(out), "--audience", "student", "--lang", "ru",
+                      timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    page = (out / "petrov" / "feedback.md").read_text(encoding="utf-8")
+    assert page.startswith("# Оценка: 0 / 100") and "## Исправьте сначала это" in page
+    assert "privileged: true" in page and "## Примечания" not in page and "roles:" not in page

@@ -131,9 +131,10 @@ def test_websocket_scenarios_pass_on_the_reference(reference_stack, scenario, cl
     assert outcome.passed, outcome.message
 
 
-def test_websocket_refused_handshake_is_reported(reference_stack):
+def test_websocket_refused_handshake_names_the_route_the_app_has(reference_stack):
     outcome = reference_stack.check("websocket", {"path": "/no-ws", "scenario": "broadcast", "clients": 1})
-    assert not outcome.passed and "refused with HTTP 403" in outcome.message
+    assert not outcome.passed
+    assert outcome.message == "expected a websocket route /no-ws; your app has /ws (web:8000/no-ws answered HTTP 403)"
 
 
 # --- stack, compose, dockerfile ---------------------------------------------------------------

@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from graders.i18n import _
+
 
 @dataclass(frozen=True)
 class Exit:
@@ -20,9 +22,10 @@ class Exit:
     where: str = ""  # the copy of the stack it ran in; "" = the main one
 
     def describe(self) -> str:
-        code = "" if self.code is None else f" with code {self.code}"
-        where = f" (in the grader's '{self.where}' copy of the stack)" if self.where else ""
-        return f"service '{self.service}'{where} exited{code} {self.at_s:.0f} s into grading"
+        code = "" if self.code is None else _(" with code {code}", code=self.code)
+        where = _(" (in the grader's '{copy}' copy of the stack)", copy=self.where) if self.where else ""
+        return _("service '{service}'{where} exited{code} {seconds} s into grading", service=self.service,
+                 where=where, code=code, seconds=f"{self.at_s:.0f}")
 
 
 class ExitWatch:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.backends.base import StackError
+from graders.i18n import _
 
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -47,7 +48,7 @@ def find_stack_files(submission: Path) -> StackFiles:
     if compose_file is not None:
         return StackFiles(compose_file, dockerfile)
     if dockerfile is None:
-        raise StackError("find", "no compose file (compose.yaml, docker-compose.yml, ...) and no Dockerfile",
+        raise StackError("find", _("no compose file (compose.yaml, docker-compose.yml, ...) and no Dockerfile"),
                          "Put compose.yaml (or docker-compose.yml) and a Dockerfile at the top of the folder.")
     return StackFiles(None, dockerfile, generated_stack(submission),
                       ["no compose file: graded the Dockerfile in a generated stack (web + redis)"])

@@ -18,9 +18,7 @@ from graders.batch.submissions import find_submissions
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "specs" / "lab4.yaml"
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="runner.py batch", description="Grade every subfolder (or .zip) of a folder; "
-                                "write each submission's reports, gradebook.csv, summary.md and plots.")
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("submissions", help="folder holding one subfolder or .zip per submission")
     p.add_argument("-j", "--jobs", type=int, default=2, help="gradings at once (default 2)")
     p.add_argument("--out", default="batch-results", help="output folder (default ./batch-results)")
@@ -34,7 +32,9 @@ def parser() -> argparse.ArgumentParser:
                    "(-j is then ignored: the workers set the parallelism)")
     p.add_argument("--lang", choices=["ru", "en"], default="ru")
     p.add_argument("--no-copies", action="store_true", help="each grading on one stack (see `runner.py --help`)")
-    return p
+    p.add_argument("--audience", choices=["instructor", "student"], default="instructor",
+                   help="student: each submission's reports, a feedback page (feedback.md) among them, are the "
+                        "ones to hand back: no hidden checks, instructor notes or service logs")
 
 
 class LiveCounts:
@@ -76,8 +76,7 @@ def final_table(rows: list[Row]) -> Table:
     return table
 
 
-def run_batch(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def run_batch(args: argparse.Namespace) -> int:
     root, out, spec = Path(args.submissions), Path(args.out), Path(args.spec).resolve()
     if not root.is_dir():
         print(f"runner.py batch: {root}: no such folder", file=sys.stderr)
@@ -97,15 +96,16 @@ def run_batch(argv: list[str]) -> int:
     console = Console(stderr=True)
     live = LiveCounts(len(submissions), args.pass_mark, console)
     started = time.monotonic()
-    extra = ("--lang", args.lang, *(["--no-copies"] if args.no_copies else []))
+    extra = ("--lang", args.lang, "--audience", args.audience, *(["--no-copies"] if args.no_copies else []))
+    formats = list(dict.fromkeys([*args.format, *(["markdown"] if args.audience == "student" else [])]))
     with live.progress:
         if args.queue:
             from graders.batch.distributed import grade_all_on_queue
 
-            rows = grade_all_on_queue(submissions, out, spec, args.format, broker=args.queue,
+            rows = grade_all_on_queue(submissions, out, spec, formats, broker=args.queue,
                                       timeout_s=args.timeout, force=args.force, extra_args=extra, on_row=live.add)
         else:
-            rows = grade_all(submissions, out, spec, args.format, jobs=args.jobs, timeout_s=args.timeout,
+            rows = grade_all(submissions, out, spec, formats, jobs=args.jobs, timeout_s=args.timeout,
                              force=args.force, extra_args=extra, on_row=live.add)
     write_gradebook(rows, out / "gradebook.csv")
     plots = write_plots(rows, out)

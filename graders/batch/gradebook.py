@@ -22,7 +22,8 @@ def write_gradebook(rows: list[Row], path: Path) -> None:
     parts = part_ids(rows)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "outcome", "total", "max", "bonus", *parts, "message"])
+        # Parts as `part:<id>`: a part named `bonus` (or `total`) must not repeat a column of its own name.
+        writer.writerow(["submission", "outcome", "total", "max", "bonus", *(f"part:{p}" for p in parts), "message"])
         for row in rows:
             writer.writerow([row.name, row.outcome, _num(row.score), _num(row.max_score), _num(row.bonus_score),
                              *(_num(row.parts.get(p)) for p in parts), row.message])

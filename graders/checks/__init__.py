@@ -16,6 +16,7 @@ from graders.results import Outcome
 
 RunFn = Callable[[CheckContext, dict[str, Any]], Awaitable[Outcome]]
 ValidateFn = Callable[[dict[str, Any]], list[str]]
+WarmFn = Callable[[CheckContext, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,19 @@ class CheckType:
     usable_as_step: bool  # may appear in a check's `setup`
     example: str = ""  # YAML: a list of checks of this type, for docs/spec.md (validated by a test)
     validate: ValidateFn | None = None  # what the schema cannot say: option combinations -> problems
+    # Run by the engine as soon as the check is scheduled, while it still waits for its `needs`
+    # and `after`: slow preparation (a browser's launch) overlaps the checks before it.
+    warm_up: WarmFn | None = None
 
 
 _TYPES: PluginRegistry[CheckType] = PluginRegistry(__name__, __path__, skip={"context"})
 
 
 def check_type(name: str, *, schema: dict[str, Any], needs_stack: bool = True, usable_as_step: bool = False,
-               example: str = "", validate: ValidateFn | None = None) -> Callable[[RunFn], RunFn]:
+               example: str = "", validate: ValidateFn | None = None,
+               warm_up: WarmFn | None = None) -> Callable[[RunFn], RunFn]:
     def register(run: RunFn) -> RunFn:
-        _TYPES.add(name, CheckType(name, run, schema, needs_stack, usable_as_step, example, validate),
+        _TYPES.add(name, CheckType(name, run, schema, needs_stack, usable_as_step, example, validate, warm_up),
                    what="check type")
         return run
 

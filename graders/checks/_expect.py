@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from graders.i18n import _
+
 MISSING = object()
 
 
@@ -23,19 +25,20 @@ def get_path(data: Any, dotted: str) -> Any:
 
 def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
     """What differs, with dicts compared as subsets (extra keys are fine)."""
-    label = where or "value"
+    label = where or _("the value")
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return [f"{label}: expected an object, got {shown(actual)}"]
+            return [_("{label}: expected an object, got {actual}", label=label, actual=shown(actual))]
         found = []
         for key, value in expected.items():
             if key not in actual:
-                found.append(f"{where + '.' if where else ''}{key}: missing")
+                found.append(_("{value}{key}: missing", value=where + '.' if where else '', key=key))
             else:
                 found += mismatches(value, actual[key], f"{where + '.' if where else ''}{key}")
         return found
     if not same_value(expected, actual):
-        return [f"{label}: expected {shown(expected)}, got {shown(actual)}"]
+        return [_("{label}: expected {expected}, got {actual}", label=label, expected=shown(expected),
+                  actual=shown(actual))]
     return []
 
 
@@ -68,7 +71,7 @@ def shown(value: Any, limit: int = 160) -> str:
 def short(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+    return text if len(text) <= limit else text[:limit] + _("... ({text} chars)", text=len(text))
 
 
 def parse_json(text: str | bytes) -> Any:

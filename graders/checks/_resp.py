@@ -17,6 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from graders.i18n import _
+
 MAX_REPLY_BYTES = 4 * 2**20  # one reply, all its elements together
 MAX_ELEMENTS = 100_000
 
@@ -75,7 +77,8 @@ class CappedRedis:
             line = b""
         budget[0] -= len(line)
         if budget[0] < 0 or not line:
-            raise ReplyTooLarge(f"Redis answered more than {self.cap // 1024} KiB; the grader reads no more")
+            raise ReplyTooLarge(_("Redis answered more than {value} KiB; the grader reads no more",
+                                  value=self.cap // 1024))
         return line[:-2]
 
     async def _read(self, budget: list[int]) -> Any:
@@ -93,16 +96,16 @@ class CappedRedis:
                 return None
             budget[0] -= length + 2
             if budget[0] < 0:
-                raise ReplyTooLarge(f"Redis answered a value of {length} bytes, more than the "
-                                    f"{self.cap // 1024} KiB the grader reads")
+                raise ReplyTooLarge(_("Redis answered a value of {length} bytes, more than the {value} KiB the "
+                                      "grader reads", length=length, value=self.cap // 1024))
             return (await self._reader.readexactly(length + 2))[:-2]
         if kind == b"*":
             count = int(rest)
             if count < 0:
                 return None
             if count > MAX_ELEMENTS:
-                raise ReplyTooLarge(f"Redis answered {count} elements, more than the grader reads")
-            return [await self._read(budget) for _ in range(count)]
+                raise ReplyTooLarge(_("Redis answered {count} elements, more than the grader reads", count=count))
+            return [await self._read(budget) for _unused in range(count)]
         raise RedisConnectionError(f"{self.host}:{self.port} does not speak Redis (it answered {line[:40]!r})")
 
     async def aclose(self) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,14 +15,42 @@ from graders.template import render
 class CheckFailed(Exception):
     """Raised inside a check (or a setup step) to fail it with a message for the student."""
 
-    def __init__(self, message: str, details: str = ""):
+    def __init__(self, message: str, details: str = "", cause: str = ""):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.cause = cause  # the kind of failure (graders.checks._causes), which picks the hint
 
 
 class StackUnavailable(Exception):
     """The check needs a service that is not there (not found, not started)."""
+
+
+Closer = Callable[[], Awaitable[None]]
+
+
+class SharedResources:
+    """What the checks of one grading share, opened by the first that asks (one browser, its
+    tabs in many checks) and closed once, when the checks are over, in the same event loop."""
+
+    CLOSE_TIMEOUT_S = 15
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, tuple[object, Closer]] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    async def get(self, key: Hashable, open_it: Callable[[], Awaitable[tuple[object, Closer]]]) -> object:
+        """The resource under `key`, opened with `open_it() -> (resource, async close)` the first time."""
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key not in self._items:
+                self._items[key] = await open_it()
+            return self._items[key][0]
+
+    async def aclose(self) -> None:
+        items, self._items = list(self._items.values()), {}
+        for _resource, close in reversed(items):
+            with contextlib.suppress(Exception):  # closing must not hide a grade; a stuck one is cut off
+                await asyncio.wait_for(close(), self.CLOSE_TIMEOUT_S)
 
 
 @dataclass
@@ -35,6 +66,7 @@ class CheckContext:
     stack_started: bool = False
     stack_problem: str = ""  # why the stack is not running, when it is not
     saved: dict[str, Any] = field(default_factory=dict)
+    shared: SharedResources = field(default_factory=SharedResources)  # one per grading: the engine closes it
 
     def render(self, value: Any) -> Any:
         return render(value, self.variables)

@@ -13,7 +13,16 @@ import httpx
 import jsonschema
 
 from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._causes import (
+    REFUSED,
+    SERVER_ERROR,
+    TIMEOUT,
+    display,
+    explain_http,
+    traceback_tail,
+)
 from graders.checks._expect import MISSING, find_match, get_path, mismatches, missing_keys, parse_json, short
+from graders.i18n import _
 from graders.results import Outcome
 
 BODY_CAP = 256 * 1024  # bytes of a response body kept; a huge answer is cut, not swallowed whole
@@ -83,7 +92,7 @@ class Answer:
         return self.body.decode("utf-8", errors="replace")
 
     def excerpt(self) -> str:
-        cut = f" (only the first {BODY_CAP // 1024} KB were read)" if self.truncated else ""
+        cut = _(" (only the first {value} KB were read)", value=BODY_CAP // 1024) if self.truncated else ""
         return (short(self.text, 200) if self.body else "(empty body)") + cut
 
 
@@ -111,13 +120,19 @@ async def send(ctx: CheckContext, body: dict[str, Any]) -> Answer:
                 return Answer(response.status_code, response.headers, b"".join(chunks)[:BODY_CAP], latency,
                               str(response.url), truncated=size >= BODY_CAP)
         except httpx.TimeoutException:
-            raise_failed(f"{body.get('method', 'GET')} {body['path']} did not answer within {timeout.read:g} s")
+            raise_failed(_("{get} {path} did not answer within {read} s", get=body.get('method', 'GET'),
+                           path=body['path'], read=format(timeout.read, "g")),
+                         cause=TIMEOUT)
+        except httpx.ConnectError as exc:
+            raise_failed(_("{get} {path}: nothing answers on {display} ({exc})", get=body.get('method', 'GET'),
+                           path=body['path'], display=display(ctx, body.get('role', 'web')), exc=exc), cause=REFUSED)
         except httpx.HTTPError as exc:
-            raise_failed(f"{body.get('method', 'GET')} {body['path']} failed: {type(exc).__name__}: {exc}")
+            raise_failed(_("{get} {path} failed: {name}: {exc}", get=body.get('method', 'GET'), path=body['path'],
+                           name=type(exc).__name__, exc=exc))
 
 
-def raise_failed(message: str, details: str = ""):
-    raise CheckFailed(message, details)
+def raise_failed(message: str, details: str = "", cause: str = ""):
+    raise CheckFailed(message, details, cause)
 
 
 def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
@@ -126,37 +141,42 @@ def judge(answer: Answer, expect: dict[str, Any], what: str) -> list[str]:
     allowed = expect.get("status", 200)
     allowed = allowed if isinstance(allowed, list) else [allowed]
     if answer.status not in allowed:
-        problems.append(f"{what} answered {answer.status}, expected {' or '.join(map(str, allowed))}; "
-                        f"body: {answer.excerpt()}")
+        problems.append(_("{what} answered {status}, expected {map}; body: {excerpt}", what=what,
+                          status=answer.status, map=' or '.join(map(str, allowed)), excerpt=answer.excerpt()))
         return problems
     if "max_latency_s" in expect and answer.latency_s > expect["max_latency_s"]:
-        problems.append(f"{what} took {answer.latency_s:.2f} s, expected under {expect['max_latency_s']:g} s "
-                        f"(do the slow work in the background)")
+        problems.append(_("{what} took {latency_s} s, expected under {max_latency_s} s (do the slow work in the "
+                          "background)", what=what, latency_s=format(answer.latency_s, ".2f"),
+                          max_latency_s=format(expect['max_latency_s'], "g")))
     if "content_type" in expect and not answer.headers.get("content-type", "").startswith(expect["content_type"]):
-        problems.append(f"{what} has Content-Type {answer.headers.get('content-type', '(none)')!r}, "
-                        f"expected {expect['content_type']}")
+        problems.append(_("{what} has Content-Type {get}, expected {content_type}", what=what,
+                          get=repr(answer.headers.get('content-type', '(none)')),
+                          content_type=expect['content_type']))
     for needle in expect.get("body_contains", []):
         if needle not in answer.text:
-            cut = f" (in its first {BODY_CAP // 1024} KB)" if answer.truncated else ""
-            problems.append(f"{what}: the body does not contain {needle!r}{cut}")
+            cut = _(" (in its first {value} KB)", value=BODY_CAP // 1024) if answer.truncated else ""
+            problems.append(_("{what}: the body does not contain {needle}{cut}", what=what, needle=repr(needle),
+                              cut=cut))
     json_expectations = [k for k in ("json_keys", "json", "json_or_404", "json_schema", "contains_json",
                                      "not_contains_json") if k in expect]
     if json_expectations and not (answer.status == 404 and "json_or_404" in expect):
         data = parse_json(answer.body)
         if data is MISSING:
-            problems.append(f"{what} is not JSON: {answer.excerpt()}")
+            problems.append(_("{what} is not JSON: {excerpt}", what=what, excerpt=answer.excerpt()))
             return problems
         if missing := missing_keys(expect.get("json_keys", []), data):
-            problems.append(f"{what}: JSON lacks {', '.join(missing)}; got {short(data)}")
+            problems.append(_("{what}: JSON lacks {missing}; got {data}", what=what, missing=', '.join(missing),
+                              data=short(data)))
         for key in ("json", "json_or_404"):
             if key in expect and (diff := mismatches(expect[key], data)):
-                problems.append(f"{what}: {'; '.join(diff)}")
+                problems.append(_("{what}: {diff}", what=what, diff='; '.join(diff)))
         problems += judge_items(data, expect, what)
         if "json_schema" in expect:
             error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(expect["json_schema"])
                                                      .iter_errors(data))
             if error is not None:
-                problems.append(f"{what}: JSON does not match the schema: {error.message}")
+                problems.append(_("{what}: JSON does not match the schema: {message}", what=what,
+                                  message=error.message))
     return problems
 
 
@@ -179,6 +199,25 @@ async def with_own_scripts(ctx: CheckContext, rendered: dict[str, Any], page: An
     return replace(page, body=b"\n".join([page.body, *found])) if found else page
 
 
+async def explained(ctx: CheckContext, body: dict[str, Any], rendered: dict[str, Any], answer: Answer,
+                    problems: list[str]) -> Outcome:
+    """The failure with its cause when the status says one: a route the app lacks (and the
+    nearest it has), a method it does not take, a crash (the traceback's last lines)."""
+    expect = rendered.get("expect", {})
+    allowed = expect.get("status", 200)
+    if answer.status in (allowed if isinstance(allowed, list) else [allowed]):
+        return Outcome.fail(problems[0], "\n".join(problems[1:]))
+    role, method = rendered.get("role", "web"), rendered.get("method", "GET")
+    if answer.status >= 500:
+        tail = traceback_tail(ctx.backend.logs(ctx.service(role), tail=80))
+        seen = f"{problems[0]}\n{tail}" if tail else problems[0]
+        return Outcome.fail(seen, "\n".join(problems[1:]), SERVER_ERROR)
+    cause, why = await explain_http(ctx.base_url(role), method, body["path"], rendered["path"], answer.status)
+    if why:
+        return Outcome.fail(_("{why} ({problems})", why=why, problems=problems[0]), "\n".join(problems[1:]), cause)
+    return Outcome.fail(problems[0], "\n".join(problems[1:]))
+
+
 def judge_items(data: Any, expect: dict[str, Any], what: str) -> list[str]:
     """`contains_json` / `not_contains_json`: an array answer holds (or lacks) a matching element."""
     if "contains_json" not in expect and "not_contains_json" not in expect:
@@ -186,18 +225,19 @@ def judge_items(data: Any, expect: dict[str, Any], what: str) -> list[str]:
     where = expect.get("items_at")
     items = get_path(data, where) if where else data
     if not isinstance(items, list):
-        return [f"{what}: {f'{where} in ' if where else ''}the JSON answer is not an array: {short(data)}"]
+        return [_("{what}: {value}the JSON answer is not an array: {data}", what=what,
+                  value=f'{where} in ' if where else '', data=short(data))]
     problems = []
     if "contains_json" in expect:
         found, closest = find_match(expect["contains_json"], items)
         if found is MISSING:
-            near = f"; closest: {'; '.join(closest)}" if closest else ""
-            problems.append(f"{what}: no element of the {len(items)} in the array matches "
-                            f"{short(expect['contains_json'])}{near}")
+            near = _("; closest: {closest}", closest='; '.join(closest)) if closest else ""
+            problems.append(_("{what}: no element of the {items} in the array matches {contains_json}{near}",
+                              what=what, items=len(items), contains_json=short(expect['contains_json']), near=near))
     if "not_contains_json" in expect:
-        found, _ = find_match(expect["not_contains_json"], items)
+        found, _unused = find_match(expect["not_contains_json"], items)
         if found is not MISSING:
-            problems.append(f"{what}: the array still holds {short(found)}")
+            problems.append(_("{what}: the array still holds {found}", what=what, found=short(found)))
     return problems
 
 
@@ -240,15 +280,17 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if problems and not judge(answer, {k: v for k, v in expect.items() if k != "max_latency_s"}, what):
         # Slow and otherwise right: a first call pays for lazy imports and connections, so a
         # busy machine can push it over the bound. Work done inline is slow every time.
-        first_try = f" (a first try took {answer.latency_s:.2f} s)"
+        first_try = _(" (a first try took {latency_s} s)", latency_s=format(answer.latency_s, ".2f"))
         answer = await send(ctx, rendered)
         problems = [p + first_try for p in judge(answer, expect, what)]
     if problems:
-        return Outcome.fail(problems[0], "\n".join(problems[1:]))
+        return await explained(ctx, body, rendered, answer, problems)
     data = parse_json(answer.body)
     for name, path in (rendered.get("save") or {}).items():
         value = get_path(data, path) if data is not MISSING else MISSING
         if value is MISSING or value in (None, ""):
-            return Outcome.fail(f"{what}: no '{path}' in the answer to carry on with; got {answer.excerpt()}")
+            return Outcome.fail(_("{what}: no '{path}' in the answer to carry on with; got {excerpt}", what=what,
+                                  path=path, excerpt=answer.excerpt()))
         ctx.save(name, value)
-    return Outcome.ok(f"{what} answered {answer.status} in {answer.latency_s:.2f} s{first_try}")
+    return Outcome.ok(_("{what} answered {status} in {latency_s} s{first_try}", what=what, status=answer.status,
+                        latency_s=format(answer.latency_s, ".2f"), first_try=first_try))

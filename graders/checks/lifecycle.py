@@ -12,6 +12,7 @@ from graders.checks import CheckContext, CheckFailed, check_type
 from graders.checks._expect import MISSING, get_path, mismatches, parse_json, short
 from graders.checks.http import send
 from graders.checks.redis import connect, read_key
+from graders.i18n import _
 from graders.results import Outcome
 
 STATE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
@@ -63,18 +64,19 @@ async def observe(ctx: CheckContext, body: dict[str, Any]) -> tuple[Any, str]:
         answer = await send(ctx, {"method": "GET", **body["http"]})
         data = parse_json(answer.body)
         if answer.status >= 500 or data is MISSING:
-            raise CheckFailed(f"GET {body['http']['path']} answered {answer.status}: {answer.excerpt()}")
+            raise CheckFailed(_("GET {path} answered {status}: {excerpt}", path=body['http']['path'],
+                                status=answer.status, excerpt=answer.excerpt()))
     else:
         client = connect(ctx, body["redis"])
         try:
             raw = await read_key(client, body["redis"]["key"])
         except redis.exceptions.RedisError as exc:
-            raise CheckFailed(f"could not read Redis {body['redis']['key']!r}: {exc}") from None
+            raise CheckFailed(_("could not read Redis {key}: {exc}", key=repr(body['redis']['key']), exc=exc)) from None
         finally:
             await client.aclose()
         data = parse_json(raw) if raw is not None else None
         if data is MISSING:
-            raise CheckFailed(f"Redis key {body['redis']['key']!r} is not JSON: {short(raw)}")
+            raise CheckFailed(_("Redis key {key} is not JSON: {raw}", key=repr(body['redis']['key']), raw=short(raw)))
     value = get_path(data, body["field"]) if data is not None else MISSING
     return data, "(missing)" if value is MISSING else str(value)
 
@@ -104,7 +106,8 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     final = states[-1]
     allowed = set(body.get("allowed", [])) | {v for s in states for v in s}
     within = float(body.get("within_s", 30))
-    source = f"GET {body['http']['path']}" if "http" in body else f"Redis {body['redis']['key']!r}"
+    source = _("GET {path}", path=body['http']['path']) if "http" in body else _("Redis {key}",
+                                                                                 key=repr(body['redis']['key']))
     deadline = time.monotonic() + within
     observed: list[str] = []
     started = time.monotonic()
@@ -113,20 +116,26 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         if not observed or observed[-1] != value:
             observed.append(value)
         if body.get("allowed") and value not in allowed and value != "(missing)":
-            return Outcome.fail(f"{source}: {body['field']} became {value!r}, which is not one of "
-                                f"{', '.join(sorted(allowed))}; seen: {trail(observed)}")
+            return Outcome.fail(_("{source}: {field} became {value}, which is not one of {allowed}; seen: {trail}",
+                                  source=source, field=body['field'], value=repr(value),
+                                  allowed=', '.join(sorted(allowed)), trail=trail(observed)))
         if value in final:
             if progress(observed, states) < len(states):
                 wanted = " -> ".join("/".join(s) for s in states)
-                return Outcome.fail(f"{source}: {body['field']} reached {value!r} without passing through "
-                                    f"{wanted}; seen: {trail(observed)}")
+                return Outcome.fail(_("{source}: {field} reached {value} without passing through {wanted}; seen: "
+                                      "{trail}", source=source, field=body['field'], value=repr(value),
+                                      wanted=wanted, trail=trail(observed)))
             if "final_json" in body and (diff := mismatches(body["final_json"], data)):
-                return Outcome.fail(f"{source} at {value!r}: {'; '.join(diff)}")
+                return Outcome.fail(_("{source} at {value}: {diff}", source=source, value=repr(value),
+                                      diff='; '.join(diff)))
             if missing := [k for k in body.get("final_keys", []) if get_path(data, k) is MISSING]:
-                return Outcome.fail(f"{source} at {value!r} has no {', '.join(missing)}; got {short(data)}")
-            return Outcome.ok(f"{source}: {trail(observed)} in {time.monotonic() - started:.1f} s")
+                return Outcome.fail(_("{source} at {value} has no {missing}; got {data}", source=source,
+                                      value=repr(value), missing=', '.join(missing), data=short(data)))
+            return Outcome.ok(_("{source}: {trail} in {value} s", source=source, trail=trail(observed),
+                                value=format(time.monotonic() - started, ".1f")))
         if time.monotonic() >= deadline:
             wanted = " -> ".join("/".join(s) for s in states)
-            return Outcome.fail(f"{source}: {body['field']} did not reach {'/'.join(final)} within {within:g} s "
-                                f"(expected {wanted}); seen: {trail(observed)}")
+            return Outcome.fail(_("{source}: {field} did not reach {final} within {within} s (expected {wanted}); "
+                                  "seen: {trail}", source=source, field=body['field'], final='/'.join(final),
+                                  within=format(within, "g"), wanted=wanted, trail=trail(observed)))
         await asyncio.sleep(float(body.get("poll_s", 0.2)))

@@ -9,6 +9,7 @@ from typing import Any
 
 from graders.checks import CheckContext, check_type
 from graders.checks._expect import short
+from graders.i18n import _
 from graders.results import Outcome
 
 SCHEMA = {
@@ -64,13 +65,15 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         except FileNotFoundError as exc:
             error = str(exc)
         if (line := find_line(text, contains, pattern)) is not None:
-            return Outcome.ok(f"{body['file']} in '{service}' has the line: {short(line, 120)}")
+            return Outcome.ok(_("{file} in '{service}' has the line: {line}", file=body['file'], service=service,
+                                line=short(line, 120)))
         if time.monotonic() >= deadline:
             break
         await asyncio.sleep(float(body.get("poll_s", 0.5)))
     if error:
-        return Outcome.fail(f"{body['file']} never appeared in service '{service}' within {within:g} s "
-                            f"(looked in its working directory)")
+        return Outcome.fail(_("{file} never appeared in service '{service}' within {within} s (looked in its working "
+                              "directory)", file=body['file'], service=service, within=format(within, "g")))
     tail = "\n".join(text.splitlines()[-5:])
-    return Outcome.fail(f"no line with {wanted} in {body['file']} of '{service}' within {within:g} s; "
-                        f"last lines: {short(tail, 200) if tail else '(file is empty)'}")
+    return Outcome.fail(_("no line with {wanted} in {file} of '{service}' within {within} s; last lines: {value}",
+                          wanted=wanted, file=body['file'], service=service, within=format(within, "g"),
+                          value=short(tail, 200) if tail else '(file is empty)'))

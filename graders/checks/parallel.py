@@ -19,6 +19,7 @@ from graders.checks._expect import MISSING, get_path, parse_json
 from graders.checks.http import REQUEST, send
 from graders.checks.redis import connect
 from graders.checks.stack import wait_running
+from graders.i18n import _
 from graders.results import Outcome
 from graders.template import render
 
@@ -51,10 +52,12 @@ SCHEMA = {
 
 def why_not_scalable(service: dict[str, Any]) -> str | None:
     if service.get("container_name"):
-        return f"it sets container_name '{service['container_name']}', and names must be unique per container"
+        return _("it sets container_name '{container_name}', and names must be unique per container",
+                 container_name=service['container_name'])
     for port in service.get("ports") or []:
         if isinstance(port, dict) and port.get("published"):
-            return f"it publishes the fixed host port {port['published']}, which only one replica can take"
+            return _("it publishes the fixed host port {published}, which only one replica can take",
+                     published=port['published'])
     return None
 
 
@@ -101,7 +104,8 @@ async def submit_and_wait(ctx: CheckContext, body: dict[str, Any], deadline: flo
     ((name, path),) = (body["submit"].get("save") or {"task_id": "task_id"}).items()
     task_id = get_path(data, path) if data is not MISSING else MISSING
     if answer.status != 200 or task_id is MISSING:
-        raise CheckFailed(f"submitting a task answered {answer.status}: {answer.excerpt()}")
+        raise CheckFailed(_("submitting a task answered {status}: {excerpt}", status=answer.status,
+                            excerpt=answer.excerpt()))
     status = render(body["status"], {**ctx.variables, name: task_id})
     while time.monotonic() < deadline:
         answer = await send(ctx, {"method": "GET", "path": status["path"], "role": status.get("role", "web")})
@@ -109,8 +113,8 @@ async def submit_and_wait(ctx: CheckContext, body: dict[str, Any], deadline: flo
         if data is not MISSING and str(get_path(data, status["field"])) == status["done"]:
             return time.monotonic() - started
         await asyncio.sleep(0.2)
-    raise CheckFailed(f"task {task_id} did not reach {status['done']!r} in time: the replicas did not get "
-                      f"through {body.get('tasks', body['replicas'])} tasks")
+    raise CheckFailed(_("task {task_id} did not reach {done} in time: the replicas did not get through {get} tasks",
+                        task_id=task_id, done=repr(status['done']), get=body.get('tasks', body['replicas'])))
 
 
 EXAMPLE = """\
@@ -132,19 +136,22 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     service = ctx.service(body["role"])
     original = (ctx.stack_info.services if ctx.stack_info else {}).get(service, {})
     if why := why_not_scalable(original):
-        return Outcome.fail(f"'{service}' cannot run as {body['replicas']} replicas: {why}")
+        return Outcome.fail(_("'{service}' cannot run as {replicas} replicas: {why}", service=service,
+                              replicas=body['replicas'], why=why))
     replicas, tasks = body["replicas"], int(body.get("tasks", body["replicas"]))
     body = {**body, "submit": ctx.render(body["submit"])}
     await asyncio.to_thread(ctx.backend.scale, service, replicas)
     if not await wait_running(ctx, service, replicas):
-        return Outcome.fail(f"'{service}' did not reach {replicas} running replicas")
+        return Outcome.fail(_("'{service}' did not reach {replicas} running replicas", service=service,
+                              replicas=replicas))
     await wait_for_idle_replicas(ctx, service, replicas, body.get("blocked_command", "blpop"))
     deadline = time.monotonic() + float(body.get("within_s", 60))
-    times = sorted(await asyncio.gather(*(submit_and_wait(ctx, body, deadline) for _ in range(tasks))))
+    times = sorted(await asyncio.gather(*(submit_and_wait(ctx, body, deadline) for _unused in range(tasks))))
     ratio = times[-1] / times[0]
     limit = float(body.get("max_ratio", 2.0))
-    summary = (f"{tasks} tasks at once on {replicas} replicas: the fastest took {times[0]:.1f} s, the slowest "
-               f"{times[-1]:.1f} s ({ratio:.2f}x, limit {limit:g}x)")
+    summary = (_("{tasks} tasks at once on {replicas} replicas: the fastest took {times} s, the slowest {times2} s "
+                 "({ratio}x, limit {limit}x)", tasks=tasks, replicas=replicas, times=format(times[0], ".1f"),
+                 times2=format(times[-1], ".1f"), ratio=format(ratio, ".2f"), limit=format(limit, "g")))
     if ratio < limit:
         return Outcome.ok(summary)
     return Outcome.fail(summary + ": the replicas did not share the work (a global lock, or one consumer?)")

@@ -18,6 +18,7 @@ import redis.exceptions
 from graders.checks import CheckContext, CheckFailed, _redis, check_type
 from graders.checks._expect import MISSING, mismatches, missing_keys, parse_json, short
 from graders.checks._resp import CappedRedis
+from graders.i18n import _
 from graders.results import Outcome
 
 SCHEMA = {
@@ -72,7 +73,7 @@ def connect(ctx: CheckContext, body: dict[str, Any]) -> CappedRedis:
 async def read_key(client: CappedRedis, key: str) -> bytes | None:
     kind = (await client.type(key)).decode()
     if kind not in ("string", "none"):
-        raise CheckFailed(f"Redis key {key!r} is a {kind}, expected a string (JSON text)")
+        raise CheckFailed(_("Redis key {key} is a {kind}, expected a string (JSON text)", key=repr(key), kind=kind))
     return await client.get(key)
 
 
@@ -101,42 +102,46 @@ async def find_in_any_db(ctx: CheckContext, body: dict[str, Any]) -> tuple[bytes
 def judge_key(key: str, raw: bytes | None, body: dict[str, Any]) -> Outcome:
     if raw is None:
         if body.get("exists") is False:
-            return Outcome.ok(f"Redis has no key {key!r}, as expected")
-        return Outcome.fail(f"Redis has no key {key!r}")
+            return Outcome.ok(_("Redis has no key {key}, as expected", key=repr(key)))
+        return Outcome.fail(_("Redis has no key {key}", key=repr(key)))
     if body.get("exists") is False:
-        return Outcome.fail(f"Redis key {key!r} exists but should not")
+        return Outcome.fail(_("Redis key {key} exists but should not", key=repr(key)))
     text = raw.decode("utf-8", errors="replace")
     if "value" in body and text != body["value"]:
-        return Outcome.fail(f"Redis key {key!r} is {short(text)}, expected {short(body['value'])}")
+        return Outcome.fail(_("Redis key {key} is {text}, expected {value}", key=repr(key), text=short(text),
+                              value=short(body['value'])))
     if "json" in body or "json_keys" in body:
         data = parse_json(raw)
         if data is MISSING:
-            return Outcome.fail(f"Redis key {key!r} is not JSON: {short(text)}")
+            return Outcome.fail(_("Redis key {key} is not JSON: {text}", key=repr(key), text=short(text)))
         problems = mismatches(body.get("json", {}), data) + [
-            f"{k}: missing" for k in missing_keys(body.get("json_keys", []), data)]
+            _("{k}: missing", k=k) for k in missing_keys(body.get("json_keys", []), data)]
         if problems:
-            return Outcome.fail(f"Redis key {key!r}: {'; '.join(problems)}", f"value: {short(text, 1000)}")
-    return Outcome.ok(f"Redis key {key!r} holds {short(text, 120)}")
+            return Outcome.fail(_("Redis key {key}: {problems}", key=repr(key), problems='; '.join(problems)),
+                                f"value: {short(text, 1000)}")
+    return Outcome.ok(_("Redis key {key} holds {text}", key=repr(key), text=short(text, 120)))
 
 
 def judge_list(name: str, items: list[bytes], body: dict[str, Any]) -> Outcome:
     if len(items) < body.get("min_length", 0):
-        return Outcome.fail(f"Redis list {name!r} has {len(items)} elements, expected at least {body['min_length']}")
+        return Outcome.fail(_("Redis list {name} has {items} elements, expected at least {min_length}",
+                              name=repr(name), items=len(items), min_length=body['min_length']))
     if "contains_json" not in body:
-        return Outcome.ok(f"Redis list {name!r} has {len(items)} elements")
+        return Outcome.ok(_("Redis list {name} has {items} elements", name=repr(name), items=len(items)))
     if not items:
-        return Outcome.fail(f"Redis list {name!r} is empty or missing; expected an element like "
-                            f"{short(body['contains_json'])}")
+        return Outcome.fail(_("Redis list {name} is empty or missing; expected an element like {contains_json}",
+                              name=repr(name), contains_json=short(body['contains_json'])))
     best: list[str] | None = None
     for raw in items:
         data = parse_json(raw)
         problems = ["not JSON: " + short(raw.decode("utf-8", "replace"))] if data is MISSING else \
             mismatches(body["contains_json"], data)
         if not problems:
-            return Outcome.ok(f"Redis list {name!r} holds {short(data, 120)}")
+            return Outcome.ok(_("Redis list {name} holds {data}", name=repr(name), data=short(data, 120)))
         if best is None or len(problems) < len(best):
             best = problems
-    return Outcome.fail(f"no element of Redis list {name!r} matches; closest: {'; '.join(best or [])}",
+    return Outcome.fail(_("no element of Redis list {name} matches; closest: {value}", name=repr(name),
+                          value='; '.join(best or [])),
                         "elements: " + short(json.dumps([i.decode("utf-8", "replace") for i in items[:5]]), 1000))
 
 
@@ -152,15 +157,17 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
                 raw, where = await find_in_any_db(ctx, body)
                 if raw is not None:
                     found = judge_key(body["key"], raw, body)
-                    return Outcome(found.passed, f"{found.message} (in database {where})", found.details)
+                    return Outcome(found.passed, _("{message} (in database {where})", message=found.message,
+                                                   where=where), found.details)
             outcome = judge_key(body["key"], raw, body)
         elif outcome is None:
             kind = (await client.type(body["list"])).decode()
             if kind not in ("list", "none"):
-                return Outcome.fail(f"Redis key {body['list']!r} is a {kind}, expected a list (RPUSH)")
+                return Outcome.fail(_("Redis key {list} is a {kind}, expected a list (RPUSH)",
+                                      list=repr(body['list']), kind=kind))
             outcome = judge_list(body["list"], await client.lrange(body["list"], 0, 199), body)
         return await _redis.judge_ttl(client, body, outcome)
     except redis.exceptions.RedisError as exc:
-        raise CheckFailed(f"could not talk to the stack's Redis: {exc}") from None
+        raise CheckFailed(_("could not talk to the stack's Redis: {exc}", exc=exc)) from None
     finally:
         await client.aclose()

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from graders.checks import CheckContext, check_type
+from graders.i18n import _
 from graders.results import Outcome
 
 SCHEMA = {
@@ -64,7 +65,7 @@ async def wait_ready(ctx: CheckContext, service: str) -> str:
 
 async def _wait_uptime(ctx: CheckContext, services: list[str], seconds: float) -> None:
     """Sleep until every service has been up `seconds`, or one is down (then the check says so)."""
-    for _ in range(3):  # a service restarted meanwhile: wait for it again, a bounded number of times
+    for _unused in range(3):  # a service restarted meanwhile: wait for it again, a bounded number of times
         ages = [await asyncio.to_thread(ctx.backend.uptime_s, s) for s in services]
         if any(age is None for age in ages):
             return
@@ -85,15 +86,15 @@ async def _running(ctx: CheckContext, which: Any, up_for_s: float | None = None)
     # `all` is every service the grader ran, in the copies of the stack too; named roles, this stack's.
     exits = await asyncio.to_thread(ctx.backend.unexpected_exits, services, which == "all")
     if not down and exits:
-        return Outcome.fail(f"{exits[0].describe()} and had to be started again; a service must keep running "
-                            f"the whole time", "\n".join(e.describe() for e in exits))
+        return Outcome.fail(_("{describe} and had to be started again; a service must keep running the whole time",
+                              describe=exits[0].describe()), "\n".join(e.describe() for e in exits))
     if not down:
-        held = f" (up for at least {up_for_s:g} s)" if up_for_s else ""
-        return Outcome.ok(f"running the whole time: {', '.join(services)}{held}")
+        held = _(" (up for at least {up_for_s} s)", up_for_s=format(up_for_s, "g")) if up_for_s else ""
+        return Outcome.ok(_("running the whole time: {services}{held}", services=', '.join(services), held=held))
     name, seen = next(iter(down.items()))
     last = (await asyncio.to_thread(ctx.backend.logs, name, 8)).splitlines()[-3:]
-    return Outcome.fail(f"service '{name}' is {', '.join(seen) or 'gone'}, not running"
-                        + (f"; its last log lines: {' | '.join(last)}" if last else ""),
+    return Outcome.fail(_("service '{name}' is {value}, not running", name=name, value=', '.join(seen) or 'gone')
+                        + (_("; its last log lines: {last}", last=' | '.join(last)) if last else ""),
                         "\n".join(f"{s}: {', '.join(v) or 'no container'}" for s, v in down.items()))
 
 
@@ -121,20 +122,21 @@ EXAMPLE = """\
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if "started" in body:
         if ctx.stack_started:
-            return Outcome.ok("the images built and every service started")
+            return Outcome.ok(_("the images built and every service started"))
         return Outcome.fail(ctx.stack_problem or "the stack did not start")
     if not ctx.stack_started:
-        return Outcome.fail(f"the stack is not running ({ctx.stack_problem or 'not started'})")
+        return Outcome.fail(_("the stack is not running ({value})", value=ctx.stack_problem or 'not started'))
     if "running" in body:
         return await _running(ctx, body["running"], body.get("up_for_s"))
     if "scale" in body:
         service, replicas = ctx.service(body["scale"]["role"]), body["scale"]["replicas"]
         await asyncio.to_thread(ctx.backend.scale, service, replicas)
         if not await wait_running(ctx, service, replicas):
-            return Outcome.fail(f"'{service}' did not reach {replicas} running replicas")
+            return Outcome.fail(_("'{service}' did not reach {replicas} running replicas", service=service,
+                                  replicas=replicas))
         if replicas and (problem := await wait_ready(ctx, service)):
-            return await _not_ready(ctx, service, problem, f"scaled to {replicas}")
-        return Outcome.ok(f"scaled '{service}' to {replicas}")
+            return await _not_ready(ctx, service, problem, _("scaled to {replicas}", replicas=replicas))
+        return Outcome.ok(_("scaled '{service}' to {replicas}", service=service, replicas=replicas))
     action = next(iter(body))  # stop / start / restart: one key
     service = ctx.service(body[action])
     if action in ("stop", "restart"):
@@ -142,13 +144,14 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if action in ("start", "restart"):
         await asyncio.to_thread(ctx.backend.start_service, service)
         if not await wait_running(ctx, service, 1):
-            return Outcome.fail(f"'{service}' did not come back up after {action}")
+            return Outcome.fail(_("'{service}' did not come back up after {action}", service=service, action=action))
         if problem := await wait_ready(ctx, service):
-            return await _not_ready(ctx, service, problem, f"after {action}")
+            return await _not_ready(ctx, service, problem, _("after {action}", action=action))
     return Outcome.ok(f"{action} '{service}'" + (" (ready again)" if action != "stop" else ""))
 
 
 async def _not_ready(ctx: CheckContext, service: str, problem: str, when: str) -> Outcome:
     last = (await asyncio.to_thread(ctx.backend.logs, service, 8)).splitlines()[-3:]
-    return Outcome.fail(f"'{service}' runs {when} but is not ready: {problem}"
-                        + (f"; its last log lines: {' | '.join(last)}" if last else ""))
+    return Outcome.fail(_("'{service}' runs {when} but is not ready: {problem}", service=service, when=when,
+                          problem=problem)
+                        + (_("; its last log lines: {last}", last=' | '.join(last)) if last else ""))

@@ -21,7 +21,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._causes import REFUSED, display, explain_websocket, source_root
 from graders.checks._expect import short
+from graders.i18n import _
 from graders.results import Outcome
 
 RECENT_FRAMES = 50  # per client, kept for the report; awaited texts are matched as frames arrive,
@@ -68,7 +70,7 @@ class Client:
                         self.seen.add(wanted)
                         self.changed.set()
         except ConnectionClosed as exc:
-            self.closed_reason = f"closed by the server (code {exc.rcvd.code if exc.rcvd else 'none'})"
+            self.closed_reason = _("closed by the server (code {value})", value=exc.rcvd.code if exc.rcvd else 'none')
         except Exception as exc:  # noqa: BLE001 - a broken connection is an observation, not a crash
             self.closed_reason = f"{type(exc).__name__}: {exc}"
         finally:
@@ -84,7 +86,7 @@ class Client:
         try:
             await self.conn.send(text)
         except ConnectionClosed:
-            raise CheckFailed(f"{self.name} could not send: the server closed its connection") from None
+            raise CheckFailed(_("{name} could not send: the server closed its connection", name=self.name)) from None
 
     def vanish(self) -> None:
         """Drop the TCP connection without a close frame, like a laptop lid shutting."""
@@ -99,16 +101,28 @@ class Client:
             self.conn.transport.abort()
 
 
+class HandshakeRefused(CheckFailed):
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 async def open_client(url: str, name: str) -> Client:
+    path = "/" + url.split("/", 3)[-1] if url.count("/") >= 3 else url
     try:
         conn = await asyncio.wait_for(connect(url, open_timeout=5, max_size=1 << 20, ping_interval=None,
                                               proxy=None), timeout=8)
     except InvalidStatus as exc:
-        raise CheckFailed(f"{name}: the websocket handshake at {url} was refused with HTTP "
-                          f"{exc.response.status_code}") from None
+        raise HandshakeRefused(_("{name}: the websocket handshake at {path} was refused with HTTP {status_code}",
+                                 name=name, path=path, status_code=exc.response.status_code),
+                               exc.response.status_code) from None
+    except (ConnectionRefusedError, ConnectionResetError) as exc:
+        raise CheckFailed(_("{name}: could not open a websocket at {path}: {name2}: {exc}", name=name, path=path,
+                            name2=type(exc).__name__, exc=exc),
+                          cause=REFUSED) from None
     except (InvalidHandshake, OSError, asyncio.TimeoutError, TimeoutError) as exc:
-        path = "/" + url.split("/", 3)[-1] if url.count("/") >= 3 else url
-        raise CheckFailed(f"{name}: could not open a websocket at {path}: {type(exc).__name__}: {exc}") from None
+        raise CheckFailed(_("{name}: could not open a websocket at {path}: {name2}: {exc}", name=name, path=path,
+                            name2=type(exc).__name__, exc=exc)) from None
     return Client(name, conn)
 
 
@@ -129,9 +143,12 @@ async def expect_everyone_gets(clients: list[Client], text: str, within_s: float
         if remaining <= 0:
             who = missing[0]
             seen = short(list(who.frames)[-3:], 160) if who.frames else "nothing"
-            closed = f"; its connection was {who.closed_reason}" if who.closed_reason else ""
-            raise CheckFailed(f"{situation}: {who.name} did not receive {text!r} within {within_s:g} s "
-                              f"({len(missing)} of {len(clients)} clients missed it; it saw {seen}{closed})")
+            closed = _("; its connection was {closed_reason}", closed_reason=who.closed_reason) \
+                if who.closed_reason else ""
+            raise CheckFailed(_("{situation}: {name} did not receive {text} within {within_s} s ({missing} of "
+                                "{clients} clients missed it; it saw {seen}{closed})", situation=situation,
+                                name=who.name, text=repr(text), within_s=format(within_s, "g"), missing=len(missing),
+                                clients=len(clients), seen=seen, closed=closed))
         for c in missing:
             c.changed.clear()
         waits = [asyncio.create_task(c.changed.wait()) for c in missing]
@@ -145,20 +162,21 @@ def message(tag: str) -> str:
 
 
 async def broadcast(url: str, count: int, within_s: float) -> str:
-    clients = [await open_client(url, f"client {i + 1}") for i in range(count)]
+    clients = [await open_client(url, _("client {value}", value=i + 1)) for i in range(count)]
     try:
-        for client in clients:
-            text = message(f"hello-from-{client.name.replace(' ', '')}")
+        for index, client in enumerate(clients):
+            text = message(f"hello-from-{index + 1}")
             await say(client, clients, text)
-            await expect_everyone_gets(clients, text, within_s, f"{client.name} of {count} sent a message")
-        return f"{count} clients each got all {count} messages, their own included"
+            await expect_everyone_gets(clients, text, within_s, _("{name} of {count} sent a message",
+                                                                  name=client.name, count=count))
+        return _("{count} clients each got all {count2} messages, their own included", count=count, count2=count)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
 
 
 async def disconnects(url: str, count: int, within_s: float) -> str:
     count = max(count, 3)
-    clients = [await open_client(url, f"client {i + 1}") for i in range(count)]
+    clients = [await open_client(url, _("client {value}", value=i + 1)) for i in range(count)]
     newcomer = None
     try:
         warm = message("before")
@@ -172,13 +190,13 @@ async def disconnects(url: str, count: int, within_s: float) -> str:
             text = message("after")
             await say(sender, rest, text)
             await expect_everyone_gets(rest, text, within_s,
-                                       f"after one client vanished and one closed, {sender.name} sent")
+                                       _("after one client vanished and one closed, {name} sent", name=sender.name))
         newcomer = await open_client(url, "a new client")
         text = message("newcomer")
         await say(newcomer, [*rest, newcomer], text)
         await expect_everyone_gets([*rest, newcomer], text, within_s, "a client joined after the disconnects")
-        return (f"{len(rest)} clients kept chatting after one vanished and one closed, "
-                f"and a new client joined")
+        return (_("{rest} clients kept chatting after one vanished and one closed, and a new client joined",
+                  rest=len(rest)))
     finally:
         await asyncio.gather(*(c.close() for c in [*clients, *([newcomer] if newcomer else [])]))
 
@@ -200,6 +218,14 @@ EXAMPLE = """\
 @check_type("websocket", schema=SCHEMA, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     body = ctx.render(body)
-    url = ctx.base_url(body.get("role", "web")).replace("http://", "ws://", 1) + body.get("path", "/ws")
-    summary = await SCENARIOS[body["scenario"]](url, int(body.get("clients", 2)), float(body.get("within_s", 2)))
+    role, path = body.get("role", "web"), body.get("path", "/ws")
+    url = ctx.base_url(role).replace("http://", "ws://", 1) + path
+    try:
+        summary = await SCENARIOS[body["scenario"]](url, int(body.get("clients", 2)), float(body.get("within_s", 2)))
+    except HandshakeRefused as exc:
+        cause, why = explain_websocket(source_root(ctx, "web"), path, exc.status)
+        where = f"{display(ctx, role)}{path}"
+        said = _("{why} ({where} answered HTTP {status})", why=why, where=where, status=exc.status) if why \
+            else exc.message.replace(path, where, 1)
+        raise CheckFailed(said, cause=cause) from None
     return Outcome.ok(summary)

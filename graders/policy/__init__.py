@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graders.i18n import N_, _
 from graders.policy.dockerfiles import (
     MAX_DOCKERFILE_BYTES,
     ORIGIN_ABSENT,
@@ -64,9 +65,9 @@ def check_files(submission: Path, compose_file: Path | None) -> list[str]:
     return problems
 
 
-REFUSAL_DETAILS = ("The grader runs nothing that could reach outside the submission's own containers, so the "
+REFUSAL_DETAILS = N_("The grader runs nothing that could reach outside the submission's own containers, so the "
                    "stack was not built or started. Fix each item listed and submit again.")
 
 
 def refusal_message(violations: list[str]) -> str:
-    return "refused before running: " + "; ".join(violations)
+    return _("refused before running: {violations}", violations="; ".join(violations))

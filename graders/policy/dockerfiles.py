@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graders.dockerfile_syntax import Instruction, expand, global_args, instructions, mount_options
+from graders.i18n import _
 from graders.policy.files import _inside
 
 MAX_DOCKERFILE_BYTES = 1024 * 1024
@@ -42,8 +43,8 @@ def read_dockerfile(path: Path, where: str, root: Path | None = None) -> tuple[s
     except OSError:
         return None, []
     if size > MAX_DOCKERFILE_BYTES:
-        return None, [f"{where}: the Dockerfile is {size // 1024} KB, larger than the "
-                      f"{MAX_DOCKERFILE_BYTES // 1024} KB allowed"]
+        return None, [_("{where}: the Dockerfile is {value} KB, larger than the {value2} KB allowed", where=where,
+                        value=size // 1024, value2=MAX_DOCKERFILE_BYTES // 1024)]
     return path.read_text(encoding="utf-8", errors="replace"), []
 
 
@@ -59,12 +60,13 @@ def check_dockerfile(text: str, where: str, build_args: dict[str, str] | None = 
     def image(ref: str, at: str) -> None:
         name, missing = expand(ref, values)
         if missing:
-            problems.append(f"{at}: '{ref}' uses ${missing[0]}, which has no value; write the image name")
+            problems.append(_("{at}: '{ref}' uses ${missing}, which has no value; write the image name", at=at, ref=ref,
+                              missing=missing[0]))
         elif name.lower() not in stages and not name.isdigit() and name.lower() != "scratch":
             refs.append(ImageRef(name, at))
 
     for step in found:
-        at = f"{where}: Dockerfile line {step.line}"
+        at = _("{where}: Dockerfile line {line}", where=where, line=step.line)
         if step.keyword == "FROM":
             words = step.rest.split()
             if words:
@@ -82,17 +84,19 @@ def check_dockerfile(text: str, where: str, build_args: dict[str, str] | None = 
 def _run_flags(step: Instruction, at: str, image) -> list[str]:
     problems = []
     for flag in step.flags:
-        name, _, value = flag[2:].partition("=")
+        name, _eq, value = flag[2:].partition("=")
         if name not in RUN_FLAGS:
-            problems.append(f"{at}: RUN {flag} is not allowed")
+            problems.append(_("{at}: RUN {flag} is not allowed", at=at, flag=flag))
         elif name == "network" and value not in ("default", "none"):
-            problems.append(f"{at}: RUN --network={value} is not allowed (a build step gets the default network)")
+            problems.append(_("{at}: RUN --network={value} is not allowed (a build step gets the default network)",
+                              at=at, value=value))
         elif name == "security" and value != "sandbox":
-            problems.append(f"{at}: RUN --security={value} is not allowed (it asks for a privileged build step)")
+            problems.append(_("{at}: RUN --security={value} is not allowed (it asks for a privileged build step)",
+                              at=at, value=value))
         elif name == "mount":
             options = mount_options(value)
             if options["type"] not in MOUNT_TYPES:
-                problems.append(f"{at}: RUN --mount type={options['type']} is not allowed")
+                problems.append(_("{at}: RUN --mount type={type} is not allowed", at=at, type=options['type']))
             elif options.get("from"):
                 image(options["from"], at)
     return problems
@@ -114,14 +118,15 @@ def judge_images(refs: Iterable[ImageRef], origin: Callable[[str], str], allowed
         if any(fnmatch.fnmatch(ref.ref, pattern) for pattern in allowed):
             continue
         if origin(ref.ref) == ORIGIN_LOCAL:
-            problems.append(f"{ref.where}: image '{ref.ref}' is not allowed: it exists only on the grading machine "
-                            f"(built there, not pulled from a registry); use a public base image")
+            problems.append(_("{where}: image '{ref}' is not allowed: it exists only on the grading machine (built "
+                              "there, not pulled from a registry); use a public base image", where=ref.where,
+                              ref=ref.ref))
     return problems
 
 
 def registry_of(ref: str) -> str:
     """The registry host of an image reference ("" for Docker Hub)."""
-    first, slash, _ = ref.partition("/")
+    first, slash, _rest = ref.partition("/")
     return first if slash and ("." in first or ":" in first or first == "localhost") else ""
 
 
@@ -140,7 +145,8 @@ def judge_registries(refs: Iterable[ImageRef], allowed: Iterable[str] = ()) -> l
     """A pull from the grading machine's own network (its loopback, a private address) reaches
     registries no student should read; the spec's `policy.registries` allows named ones."""
     allowed = list(allowed)
-    return [f"{ref.where}: image '{ref.ref}' is not allowed: its registry {registry_of(ref.ref)} is on the grading "
-            f"machine's own network; use a public registry" for ref in refs
+    return [_("{where}: image '{ref}' is not allowed: its registry {registry_of} is on the grading machine's own "
+              "network; use a public registry", where=ref.where, ref=ref.ref, registry_of=registry_of(ref.ref))
+            for ref in refs
             if (host := registry_of(ref.ref)) and _on_this_network(host)
             and not any(fnmatch.fnmatch(host, pattern) for pattern in allowed)]

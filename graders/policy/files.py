@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from graders.i18n import _
+
 MAX_COMPOSE_BYTES = 1024 * 1024
 MAX_DOCKERFILE_BYTES = 1024 * 1024
 MAX_YAML_DEPTH = 64  # nesting of the composed YAML document
@@ -52,7 +54,7 @@ def _is_url(text: str) -> bool:
 
 
 def _listed(items: list[str]) -> str:
-    more = f" and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    more = _(" and {value} more", value=len(items) - SHOWN) if len(items) > SHOWN else ""
     return ", ".join(items[:SHOWN]) + more
 
 
@@ -75,12 +77,13 @@ def check_tree(submission: Path, max_entries: int = MAX_TREE_ENTRIES, max_bytes:
     entries = total = 0
     for folder, dirs, files in os.walk(root, followlinks=False):
         if len(Path(folder).relative_to(root).parts) >= MAX_TREE_DEPTH:
-            return [f"the submission's folders are nested more than {MAX_TREE_DEPTH} levels deep"]
+            return [_("the submission's folders are nested more than {max_tree_depth} levels deep",
+                      max_tree_depth=MAX_TREE_DEPTH)]
         for name in sorted(dirs) + sorted(files):
             entries += 1
             if entries > max_entries:
-                return [f"the submission has more than {max_entries} files and folders (a virtualenv or "
-                        f"node_modules inside?); submit only the project's own files"]
+                return [_("the submission has more than {max_entries} files and folders (a virtualenv or "
+                          "node_modules inside?); submit only the project's own files", max_entries=max_entries)]
             path = Path(folder) / name
             rel = path.relative_to(root).as_posix()
             try:
@@ -96,12 +99,13 @@ def check_tree(submission: Path, max_entries: int = MAX_TREE_ENTRIES, max_bytes:
                 special.append(rel)
     problems = []
     if escaping:
-        problems.append(f"symlinks leading outside the submission are not allowed: {_listed(escaping)}")
+        problems.append(_("symlinks leading outside the submission are not allowed: {listed}",
+                          listed=_listed(escaping)))
     if special:
-        problems.append(f"special files (FIFOs, sockets, devices) are not allowed: {_listed(special)}")
+        problems.append(_("special files (FIFOs, sockets, devices) are not allowed: {listed}", listed=_listed(special)))
     if total > max_bytes:
-        problems.append(f"the submission's files add up to {total // 2**20} MB, more than the "
-                        f"{max_bytes // 2**20} MB allowed")
+        problems.append(_("the submission's files add up to {value} MB, more than the {value2} MB allowed",
+                          value=total // 2**20, value2=max_bytes // 2**20))
     return problems
 
 
@@ -124,11 +128,11 @@ class _BoundedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_YAML_ALIASES:
-                raise YamlTooBig(f"more than {MAX_YAML_ALIASES} aliases (*name)")
+                raise YamlTooBig(_("more than {max_yaml_aliases} aliases (*name)", max_yaml_aliases=MAX_YAML_ALIASES))
             return super().compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_YAML_DEPTH:
-            raise YamlTooBig(f"nested more than {MAX_YAML_DEPTH} levels deep")
+            raise YamlTooBig(_("nested more than {max_yaml_depth} levels deep", max_yaml_depth=MAX_YAML_DEPTH))
         try:
             return super().compose_node(parent, index)
         finally:
@@ -162,7 +166,8 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> i
     active.discard(key)
     memo[key] = size
     if size > MAX_YAML_NODES:
-        raise YamlTooBig(f"more than {MAX_YAML_NODES} nodes once its aliases are expanded (a YAML bomb?)")
+        raise YamlTooBig(_("more than {max_yaml_nodes} nodes once its aliases are expanded (a YAML bomb?)",
+                           max_yaml_nodes=MAX_YAML_NODES))
     return size
 
 
@@ -202,20 +207,21 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
     try:
         size = compose_file.stat().st_size
     except OSError as exc:
-        return [f"{label}: cannot be read ({exc.strerror})"]
+        return [_("{label}: cannot be read ({strerror})", label=label, strerror=exc.strerror)]
     if size > MAX_COMPOSE_BYTES:
-        return [f"{label}: {size // 1024} KB, larger than the {MAX_COMPOSE_BYTES // 1024} KB allowed for a "
-                f"compose file"]
+        return [_("{label}: {value} KB, larger than the {value2} KB allowed for a compose file", label=label,
+                  value=size // 1024, value2=MAX_COMPOSE_BYTES // 1024)]
     try:
         data = load_yaml_bounded(compose_file.read_text(encoding="utf-8", errors="replace"))
     except YamlTooBig as exc:
-        return [f"{label}: refused: {exc}"]
+        return [_("{label}: refused: {exc}", label=label, exc=exc)]
     except (yaml.YAMLError, RecursionError) as exc:
         mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        started = (f", {exc.context} on line {context.line + 1}"
+        where = _(" (line {value})", value=mark.line + 1) if mark is not None else ""
+        started = (_(", {context} on line {value}", context=exc.context, value=context.line + 1)
                    if context is not None and getattr(exc, "context", None) else "")
-        return [f"{label}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}{started}"]
+        return [_("{label}: not valid YAML{where}: {value}{started}", label=label, where=where,
+                  value=getattr(exc, 'problem', None) or exc, started=started)]
     if not isinstance(data, dict):
         return []  # `docker compose config` explains what a compose file must look like
     base = compose_file.parent
@@ -225,11 +231,13 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
 
     def path_rule(where: str, path: str, what: str) -> Path | None:
         if "$" in path:
-            problems.append(f"{where}: {what} '{path}' uses a variable; write the path itself")
+            problems.append(_("{where}: {what} '{path}' uses a variable; write the path itself", where=where, what=what,
+                              path=path))
             return None
         target = _resolve(path, base)
         if not _inside(target, root):
-            problems.append(f"{where}: {what} '{path}' is outside the submission folder")
+            problems.append(_("{where}: {what} '{path}' is outside the submission folder", where=where, what=what,
+                              path=path))
             return None
         return target
 
@@ -237,7 +245,7 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
     for name, service in sorted((services or {}).items() if isinstance(services, dict) else [], key=str):
         if not isinstance(service, dict):
             continue
-        where = f"{prefix}service '{name}'"
+        where = _("{prefix}service '{name}'", prefix=prefix, name=name)
         for key in ("env_file", "label_file"):  # both read by `compose config` itself
             for path in _file_list(service.get(key)):
                 path_rule(where, path, key)
@@ -249,20 +257,21 @@ def check_raw_compose(compose_file: Path, submission: Path, _depth: int = 0) -> 
     includes = data.get("include")
     for item in includes if isinstance(includes, list) else [includes] if includes else []:
         for path in _file_list(item):
-            target = path_rule(f"{prefix}include", path, "file")
+            target = path_rule(_("{prefix}include", prefix=prefix), path, "file")
             if target is not None:
                 nested.append(target)
         if isinstance(item, dict):
             for path in _file_list(item.get("env_file")) if item.get("env_file") is not None else []:
-                path_rule(f"{prefix}include", path, "env_file")
+                path_rule(_("{prefix}include", prefix=prefix), path, "env_file")
             if item.get("project_directory") is not None:
                 # Compose then reads the included file's paths from that folder, not the file's own:
                 # refused rather than resolved a second way (compose config runs sandboxed as well).
-                problems.append(f"{prefix}include: project_directory is not allowed; leave it out, so the "
-                                f"included file's paths are read from its own folder")
+                problems.append(_("{prefix}include: project_directory is not allowed; leave it out, so the included "
+                                  "file's paths are read from its own folder", prefix=prefix))
     for target in nested:
         if _depth >= MAX_INCLUDE_DEPTH:
-            problems.append(f"{label}: extends/include nested more than {MAX_INCLUDE_DEPTH} levels deep")
+            problems.append(_("{label}: extends/include nested more than {max_include_depth} levels deep", label=label,
+                              max_include_depth=MAX_INCLUDE_DEPTH))
             break
         if target.is_file() and target.resolve() != compose_file.resolve():
             problems.extend(check_raw_compose(target, root, _depth + 1))

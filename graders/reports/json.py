@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
-from graders.reports import ReportOptions, for_audience, report_format
+from graders.reports import ReportOptions, attachment_link, for_audience, report_format
 from graders.results import GradingReport
 
 
 def report_dict(report: GradingReport, options: ReportOptions) -> dict:
     data = report.to_dict()
+    for part, part_result in zip(data["parts"], report.parts, strict=True):
+        for item, result in zip(part["checks"], part_result.checks, strict=True):
+            for shown, attachment in zip(item["attachments"], result.attachments, strict=True):
+                shown["path"] = attachment_link(attachment, options)
     if options.audience == "student":
         hidden = [(p, c) for p, c in report.all_checks() if c.visibility != "visible"]
         visible_ids = {(p.id, c.id) for p, c in for_audience(report, options).all_checks()}

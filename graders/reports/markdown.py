@@ -1,8 +1,10 @@
 """`markdown`: the feedback page a student reads.
 
 The score, then the problems before anything else (a build failure's log tail in a code
-block), a table per part, and for every check that did not pass what was seen and the hint. With the student
-audience, hidden checks and service logs are left out (their points still count).
+block), the points per part, and per part each check that did not pass as expected (the
+assignment's line) / seen / what to do, the passed ones collapsed; nothing twice. In the
+student's language (ReportOptions.lang). With the student audience, hidden checks, notes and
+service logs are left out (their points still count).
 
 Notes (a partial score among them) and hadolint's suggestions (not scored) come last.
 
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-from graders.reports import ReportOptions, for_audience, report_format
+from graders.i18n import N_, _, n_
+from graders.reports import ReportOptions, attachment_link, for_audience, report_format
 from graders.results import CheckResult, GradingReport, PartResult, Status
 
 # ANSI escape sequences (coloured build logs), then the C0/C1 controls XML 1.0 and most
@@ -77,7 +80,7 @@ def number(value: float) -> int | float:
 def total_line(report: GradingReport) -> str:
     line = f"{points(report.score)} / {points(report.max_score)}"
     if any(p.bonus for p in report.parts):
-        line += f" (+{points(report.bonus_score)} bonus)"
+        line += _(" (+{points} bonus)", points=points(report.bonus_score))
     return line
 
 
@@ -107,95 +110,136 @@ def _cell(text: str, limit: int = 300) -> str:
     return safe_md(truncate(flat, limit).replace("\n", " "))
 
 
-def _problem_block(problem: str) -> list[str]:
+# The steps a problem can name (`step: message`), in the student's words.
+STEPS = {"policy": N_("Refused"), "compose-config": N_("The compose file"), "find": N_("The files"),
+         "build": N_("The build"), "pull": N_("Images"), "start": N_("The start"), "ready": N_("Readiness"),
+         "stack": N_("The stack"), "address": N_("The ports"), "teardown": N_("Teardown"),
+         "total time": N_("Time")}
+STATUS_WORDS = {Status.FAILED: N_("failed"), Status.ERROR: N_("could not be checked"), Status.SKIPPED: N_("skipped"),
+                Status.PASSED: N_("passed")}
+
+
+def problem_line(problem: str) -> tuple[str, list[str]]:
+    """A problem's first line with its step in words, and the lines after it (a log tail)."""
     first, *rest = clean_text(problem).splitlines() or [""]
+    step = problem_step(first)
+    if step in STEPS:
+        first = _(STEPS[step]) + ": " + first.split(":", 1)[1].strip()
+    return first, rest
+
+
+def _problem_block(problem: str) -> list[str]:
+    first, rest = problem_line(problem)
     lines = [f"- **{safe_md(first.strip())}**"]
     if rest:
         tail = rest[-PROBLEM_LINES:]
         if len(rest) > PROBLEM_LINES:
-            tail.insert(0, f"… ({len(rest) - PROBLEM_LINES} earlier lines left out)")
+            tail.insert(0, _("… ({count} earlier lines left out)", count=len(rest) - PROBLEM_LINES))
         lines += ["", fence("\n".join(tail)), ""]
     return lines
+
+
+def _check_section(part: PartResult, check: CheckResult, options: ReportOptions, h3: str) -> list[str]:
+    """One check that did not pass: what the assignment asks, what was seen, what to do."""
+    status = _(STATUS_WORDS[check.status])
+    out = [f"{h3} {ICONS[check.status]} {safe_md(clean_text(check.title))} "
+           f"({points(check.score)} / {points(check.max_score)}, {status})", ""]
+    if check.contract:
+        out += ["**" + _("Expected") + f":** {safe_md(check.contract)}", ""]
+    out += ["**" + _("Seen") + ":**", "", fence(truncate(clean_text(check.message), MESSAGE_LIMIT) or "—"), ""]
+    if check.hint:
+        out += ["**" + _("What to do") + f":** {clean_text(check.hint)}", ""]
+    if check.details and options.audience != "student":
+        details = truncate(clean_text(check.details), DETAILS_LIMIT, where="start")
+        out += ["<details><summary>" + _("Details (instructors)") + "</summary>", "", fence(details), "",
+                "</details>", ""]
+    out.append(f"<sub>`{part.id}.{check.id}`</sub>")
+    return [*out, ""]
 
 
 def render_markdown(report: GradingReport, options: ReportOptions, heading: str = "#") -> str:
     shown = for_audience(report, options)
     h2, h3 = heading + "#", heading + "##"
-    out: list[str] = [f"{heading} Grading: {total_line(report)}", ""]
+    out: list[str] = [f"{heading} " + _("Grade") + f": {total_line(report)}", ""]
     if report.partial:
-        out += [f"_Partial score: checks the `{report.backend}` backend cannot run are left out of the "
-                "maximum (see the notes)._", ""]
+        out += ["_" + _("Partial score: checks this grading could not run are left out of the maximum.") + "_", ""]
     if report.problems:
-        out += [f"{h2} Problems", "",
-                "These stopped part of the grading; fix them first, the checks below depend on them.", ""]
+        out += [f"{h2} " + _("Fix these first"), "",
+                _("These stopped part of the grading; the checks below depend on them."), ""]
         for problem in report.problems:
             out += _problem_block(problem)
         out.append("")
 
-    out += [f"{h2} Parts", "", "| Part | Points |", "| --- | ---: |"]
+    out += ["| " + _("Part") + " | " + _("Points") + " |", "| --- | ---: |"]
     for part in report.parts:
-        title = f"{part.title} (`{part.id}`)" + (" — bonus" if part.bonus else "")
+        title = clean_text(part.title) + (_(" (bonus)") if part.bonus else "")
         out.append(f"| {_cell(title)} | {points(part.score)} / {points(part.max_score)} |")
     out.append("")
 
     whole = {p.id: p for p in report.parts}
     for part in shown.parts:
         full = whole[part.id]
-        out += [f"{h2} {clean_text(part.title)} (`{part.id}`){' — bonus' if part.bonus else ''}: "
-                f"{points(full.score)} / {points(full.max_score)}", ""]
-        if not part.checks:
-            out += ["_No checks of this part are shown._", ""]
-            continue
-        out += ["| | Check | Points | What was seen |", "| --- | --- | ---: | --- |"]
+        bonus = _(" (bonus)") if part.bonus else ""
+        out += [f"{h2} {safe_md(clean_text(part.title))}{bonus}: {points(full.score)} / {points(full.max_score)}", ""]
         for check in part.checks:
-            icon = "💡" if check.advice_unmet else ICONS[check.status]
-            out.append(f"| {icon} | `{check.id}` {_cell(check.title, 120)} | "
-                       f"{points(check.score)} / {points(check.max_score)} | {_cell(check.message, 200)} |")
-        out.append("")
-        for check in part.checks:
-            if check.status is Status.PASSED or check.advice:
-                continue
-            out += [f"{h3} {ICONS[check.status]} `{part.id}.{check.id}`: {_cell(check.title, 200)} "
-                    f"({points(check.score)} / {points(check.max_score)}, {check.status.value})", ""]
-            message = truncate(clean_text(check.message), MESSAGE_LIMIT)
-            out += ["What was seen:", "", fence(message or "(no message)"), ""]
-            if check.hint:
-                out += [f"**Hint:** {clean_text(check.hint)}", ""]
-            if check.details and options.audience != "student":
-                details = truncate(clean_text(check.details), DETAILS_LIMIT, where="start")
-                out += ["<details><summary>Details (instructors)</summary>", "", fence(details), "",
-                        "</details>", ""]
+            if check.status is not Status.PASSED and not check.advice and check.graded:
+                out += _check_section(part, check, options, h3)
+        passed = [c for c in part.checks if c.status is Status.PASSED]
+        if passed:
+            summary = n_("{count} check passed", "{count} checks passed", len(passed))
+            out += [f"<details><summary>{ICONS[Status.PASSED]} {summary}</summary>", ""]
+            out += [f"- {safe_md(clean_text(c.title))} ({points(c.score)} / {points(c.max_score)})" for c in passed]
+            out += ["", "</details>", ""]
 
     advice = [(p, c) for p in shown.parts for c in p.checks if c.advice_unmet]
     if advice:
-        out += [f"{h2} Advice (not scored)", ""]
-        for part, check in advice:
-            out.append(f"- 💡 `{part.id}.{check.id}` {_cell(check.title, 200)}: {_cell(check.message, 300)}"
+        out += [f"{h2} " + _("Advice (not scored)"), ""]
+        for _part, check in advice:
+            out.append(f"- 💡 **{safe_md(clean_text(check.title))}**: {_cell(check.message, 300)}"
                        + (f" — {clean_text(check.hint)}" if check.hint else ""))
         out.append("")
+    out += _screenshots(shown, options, h2)
     hidden = hidden_checks(report, options)
-    notes = [clean_text(n) for n in report.notes]
+    notes = [clean_text(n) for n in shown.notes]
     if hidden:
-        notes.insert(0, f"{len(hidden)} hidden check(s) count toward the score but are not shown.")
+        notes.insert(0, n_("{count} hidden check counts toward the score but is not shown.",
+                           "{count} hidden checks count toward the score but are not shown.", len(hidden)))
     if notes:
-        out += [f"{h2} Notes", ""] + [f"- {_cell(n, 500)}" for n in notes] + [""]
+        out += [f"{h2} " + _("Notes"), ""] + [f"- {_cell(n, 500)}" for n in notes] + [""]
 
     if report.lint:
-        out += [f"{h2} Dockerfile suggestions (hadolint, not scored)", ""]
-        out += [f"- {_cell(finding, 500)}" for finding in report.lint] + [""]
+        out += [f"{h2} " + _("Dockerfile suggestions (hadolint, not scored)"), "",
+                fence("\n".join(clean_text(finding) for finding in report.lint)), ""]
 
     if options.audience != "student" and report.service_logs:
-        out += [f"{h2} Service logs (instructors)", ""]
+        out += [f"{h2} " + _("Service logs (instructors)"), ""]
         for service, log in sorted(report.service_logs.items()):
             lines = clean_text(log).splitlines()[-LOG_LINES:]
             name = "".join(_HTML_INERT.get(ch, ch) for ch in clean_text(service)[:80])  # HTML here, not Markdown
-            out += [f"<details><summary><code>{name}</code> (last {len(lines)} lines)</summary>", "",
+            last = n_("last {count} line", "last {count} lines", len(lines))
+            out += [f"<details><summary><code>{name}</code> ({last})</summary>", "",
                     fence("\n".join(lines)), "", "</details>", ""]
 
     t = report.timings
-    out.append(f"_Grader {report.grader_version}, backend {report.backend}; build {t.build_s:.0f} s, "
-               f"start {t.up_s:.0f} s, checks {t.checks_s:.0f} s, total {t.total_s:.0f} s._")
+    out.append("_" + _("Grader {version}; build {build} s, start {start} s, checks {checks} s, total {total} s.",
+                       version=report.grader_version, build=f"{t.build_s:.0f}", start=f"{t.up_s:.0f}",
+                       checks=f"{t.checks_s:.0f}", total=f"{t.total_s:.0f}") + "_")
     return "\n".join(out) + "\n"
+
+
+def _screenshots(shown: GradingReport, options: ReportOptions, h2: str) -> list[str]:
+    """What the checks attached (a browser check's tabs), as images linked beside the report."""
+    out: list[str] = []
+    for part, check in shown.all_checks():
+        if not check.attachments:
+            continue
+        pictures = []
+        for attachment in check.attachments:
+            link, name = attachment_link(attachment, options), _cell(attachment.name, 60)
+            pictures.append(f"![{name}](<{link}>)" if link and attachment.media_type.startswith("image/")
+                            else f"[{name}](<{link}>)" if link else name + _(" (not saved)"))
+        out += [f"{ICONS[check.status]} `{part.id}.{check.id}`: {_cell(check.title, 200)}", "", " ".join(pictures), ""]
+    return [f"{h2} " + _("Screenshots"), "", *out] if out else []
 
 
 @report_format("markdown")

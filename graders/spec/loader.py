@@ -6,6 +6,7 @@ Every problem names the file, the line and the path inside the document
 
 from __future__ import annotations
 
+import difflib
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,29 @@ def _schema_problems(data: Any, root: yaml.Node, where: str) -> list[str]:
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = list(error.absolute_path)
-        problems.append(f"{where}:{line_of(root, path)}: {format_path(path)}: {error.message}")
+        unknown = _unknown_keys(error)
+        if unknown:  # one line per misspelt key, at the key itself, with the nearest known one
+            for key, near in unknown:
+                hint = f"; did you mean '{near}'?" if near else f"; known: {', '.join(_known_keys(error))}"
+                problems.append(f"{where}:{line_of(root, [*path, key])}: {format_path([*path, key])}: "
+                                f"unknown key '{key}'{hint}")
+        else:
+            problems.append(f"{where}:{line_of(root, path)}: {format_path(path)}: {error.message}")
     return problems
+
+
+def _known_keys(error: jsonschema.ValidationError) -> list[str]:
+    return sorted((error.schema or {}).get("properties", {})) if isinstance(error.schema, dict) else []
+
+
+def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[str, str | None]]:
+    """For an `additionalProperties: false` error: each key not allowed there, and the nearest
+    allowed one (difflib) when there is one near enough."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    known = _known_keys(error)
+    return [(str(key), next(iter(difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)), None))
+            for key in error.instance if key not in known]
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -169,11 +191,15 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
             if check.get("copy") is not None and check["copy"] not in copies:
                 problem([*cpath, "copy"], f"no copy '{check['copy']}' in `copies`"
                                           f" (defined: {', '.join(sorted(copies)) or 'none'})")
+            fallback_for = check.get("fallback_for")
+            if fallback_for is not None and "." not in fallback_for:
+                fallback_for = f"{part['id']}.{fallback_for}"
             hint, contract = check.get("hint", {}), check.get("contract", {})
             if check.get("advice") and float(check["points"]) != 0:
                 problem([*cpath, "advice"], "advice is never scored: give it `points: 0`")
             checks.append(CheckSpec(
-                part=part["id"], id=check["id"], title=check.get("title", check["id"]),
+                part=part["id"], id=check["id"], title=_text(check.get("title"), check["id"]),
+                titles=_texts(check.get("title")),
                 points=float(check["points"]), type=type_name, body=check[type_name], needs=tuple(needs),
                 after=tuple(after),
                 stage=int(check.get("stage", 0)), visibility=check.get("visibility", "visible"),
@@ -181,22 +207,38 @@ def _build(data: dict, root: yaml.Node, where: str) -> tuple[Spec, list[str]]:
                 bonus=bool(part.get("bonus", False)), timeout_s=check.get("timeout_s"),
                 requires=frozenset(check.get("requires", ())), copy=check.get("copy"),
                 line=line_of(root, cpath), contract={"": contract} if isinstance(contract, str) else dict(contract),
-                advice=bool(check.get("advice", False))))
-        total = sum(c.points for c in checks)
+                advice=bool(check.get("advice", False)), fallback_for=fallback_for,
+                hints_when={cause: _texts(text) for cause, text in (check.get("hint_when") or {}).items()}))
+        total = sum(c.points for c in checks if not c.fallback_for)  # a fallback's points are its primary's
         if "points" in part and abs(float(part["points"]) - total) > 1e-9:
             problem([*ppath, "points"], f"part '{part['id']}' says {part['points']} points but its checks "
                                         f"add up to {total:g}")
-        parts.append(PartSpec(id=part["id"], title=part.get("title", part["id"]),
+        parts.append(PartSpec(id=part["id"], title=_text(part.get("title"), part["id"]),
+                              titles=_texts(part.get("title")),
                               points=float(part.get("points", total)), bonus=bool(part.get("bonus", False)),
                               checks=tuple(checks)))
     _check_needs_graph(parts, problem)
-    spec = Spec(version=data["version"], title=data.get("title", ""), path=where, inputs=inputs, roles=roles,
+    _check_fallbacks(parts, problem)
+    spec = Spec(version=data["version"], title=_text(data.get("title"), ""), titles=_texts(data.get("title")),
+                path=where, inputs=inputs, roles=roles,
                 timeouts=Timeouts(**(data.get("timeouts") or {})), parts=tuple(parts),
                 copies=copies, limits=GradingLimits(**(data.get("limits") or {})),
                 allowed_images=tuple((data.get("policy") or {}).get("images", ())),
                 allowed_registries=tuple((data.get("policy") or {}).get("registries", ())),
                 generated_stack=bool(data.get("generated_stack", True)))
     return spec, problems
+
+
+def _texts(value: Any) -> dict[str, str]:
+    """A text the spec gives in one language (str) or several ({ru: …, en: …})."""
+    if value is None:
+        return {}
+    return {"": value} if isinstance(value, str) else dict(value)
+
+
+def _text(value: Any, default: str) -> str:
+    texts = _texts(value)
+    return texts.get("en") or texts.get("") or next(iter(texts.values()), default)
 
 
 def _check_needs_graph(parts: list[PartSpec], problem) -> None:
@@ -216,3 +258,44 @@ def _check_needs_graph(parts: list[PartSpec], problem) -> None:
             pi, ci, _ = checks[cycle[-1]]
             problem(["parts", pi, "checks", ci, "needs"], "needs form a cycle: " + " -> ".join(reversed(cycle)))
             graph[cycle[1]].remove(cycle[0])  # report each cycle once
+
+
+def _check_fallbacks(parts: list[PartSpec], problem) -> None:
+    """A fallback stands in for one check of its part that `requires` something; a grading has
+    the one or the other, so both sides are worth the same and nothing else may depend on either."""
+    checks = {c.qualified_id: (pi, ci, c) for pi, p in enumerate(parts) for ci, c in enumerate(p.checks)}
+    groups: dict[str, list[str]] = {}
+    for qid, (pi, ci, check) in checks.items():
+        if not check.fallback_for:
+            continue
+        path = ["parts", pi, "checks", ci, "fallback_for"]
+        primary = checks.get(check.fallback_for, (0, 0, None))[2]
+        if primary is None or primary.part != check.part:
+            problem(path, f"no check '{check.fallback_for}' in part '{check.part}' to stand in for")
+        elif primary.fallback_for:
+            problem(path, f"'{primary.qualified_id}' is itself a fallback: fallbacks do not chain")
+        elif not primary.requires:
+            problem(path, f"'{primary.qualified_id}' requires nothing, so it is always graded and a "
+                          "fallback for it never would be")
+        elif check.requires & primary.requires:
+            problem(path, f"it requires {', '.join(sorted(check.requires & primary.requires))} too, so it "
+                          f"could never be graded in place of '{primary.qualified_id}'")
+        else:
+            groups.setdefault(primary.qualified_id, []).append(qid)
+    for primary_id, fallback_ids in groups.items():
+        pi, ci, primary = checks[primary_id]
+        worth = sum(checks[f][2].points for f in fallback_ids)
+        if abs(worth - primary.points) > 1e-9:
+            problem(["parts", pi, "checks", ci, "points"],
+                    f"'{primary_id}' is worth {primary.points:g} points but its fallbacks "
+                    f"({', '.join(fallback_ids)}) add up to {worth:g}: a grading must be worth the same either way")
+    for pi, ci, check in checks.values():
+        group = groups.get(check.fallback_for or "", [])
+        for need in check.needs:
+            other = checks.get(need, (0, 0, None))[2]
+            if other is None or need in group:
+                continue
+            if other.fallback_for or need in groups:
+                problem(["parts", pi, "checks", ci, "needs"],
+                        f"'{need}' is graded in some gradings only (it has a fallback, or is one): "
+                        "a check cannot need it; use `after` to order them")

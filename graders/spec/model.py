@@ -47,9 +47,13 @@ class CheckSpec:
     timeout_s: float | None = None
     requires: frozenset[str] = frozenset()  # backend capabilities, e.g. {"docker"}
     copy: str | None = None  # runs on this copy of the stack (Spec.copies), not the main one
+    # "part.check" this one stands in for: graded only where that check's `requires` are missing
+    fallback_for: str | None = None
     line: int = 0
     contract: dict[str, str] = field(default_factory=dict)  # language -> the assignment's line it enforces
     advice: bool = False  # reported, never scored
+    titles: dict[str, str] = field(default_factory=dict)  # language -> title, when the spec gives several
+    hints_when: dict[str, dict[str, str]] = field(default_factory=dict)  # cause -> language -> hint
 
     @property
     def qualified_id(self) -> str:
@@ -61,6 +65,9 @@ class CheckSpec:
     def contract_in(self, lang: str) -> str:
         return in_language(self.contract, lang)
 
+    def title_in(self, lang: str) -> str:
+        return in_language(self.titles, lang) or self.title
+
 
 @dataclass(frozen=True)
 class PartSpec:
@@ -69,6 +76,10 @@ class PartSpec:
     points: float
     bonus: bool
     checks: tuple[CheckSpec, ...]
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        return in_language(self.titles, lang) or self.title
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,10 @@ class Spec:
     allowed_images: tuple[str, ...] = ()  # spec `policy.images`: local-only images builds may use
     allowed_registries: tuple[str, ...] = ()  # spec `policy.registries`: registries on the grader's network
     generated_stack: bool = True  # False: a Dockerfile without a compose file is not graded in a made-up stack
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        return in_language(self.titles, lang) or self.title
 
     def checks(self):
         for part in self.parts:
@@ -123,6 +138,10 @@ class Spec:
             if check.qualified_id == qualified_id:
                 return check
         raise KeyError(qualified_id)
+
+    def fallbacks(self, qualified_id: str) -> list[CheckSpec]:
+        """The checks graded in place of this one where what it `requires` is missing."""
+        return [c for c in self.checks() if c.fallback_for == qualified_id]
 
 
 def in_language(texts: dict[str, str], lang: str) -> str:

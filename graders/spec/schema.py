@@ -73,7 +73,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "id": {**ID, "description": "unique in its part; `part.id` elsewhere"},
-            "title": {"type": "string", "description": "what the check proves, for the report"},
+            "title": {**HINT, "description": "what the check proves, for the report (text, or {ru: …, en: …})"},
             "points": {"type": "number", "minimum": 0, "description": "earned when the check passes"},
             "needs": {"type": "array", "items": {"type": "string"},
                       "description": "checks that must pass first: `id` in this part or `part.id`; "
@@ -90,13 +90,26 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
             "hint": HINT,
             "contract": {**HINT, "description": "the line of the assignment this check enforces (text, or "
                                                 "{ru: …, en: …}); shown in `describe` and beside a failure"},
+            "hint_when": {"type": "object", "propertyNames": {"enum": ["route_missing", "method_not_allowed",
+                                                                       "server_error", "refused", "timeout",
+                                                                       "exited", "wrong_type"]},
+                          "additionalProperties": HINT,
+                          "description": "a hint per kind of failure, so the hint matches what happened (a "
+                                         "missing route, a crash, a refused connection …); without one the "
+                                         "grader's own hint for that kind is shown"},
             "advice": {"type": "boolean",
                        "description": "good practice the assignment does not require: reported, never scored "
                                       "(needs `points: 0`)"},
             "timeout_s": {**SECONDS, "description": "this check's time limit (default: `timeouts.check_s`)"},
-            "requires": {"type": "array", "items": {"enum": ["docker"]}, "uniqueItems": True,
-                         "description": "backend capabilities the check needs; without them it is left "
-                                        "out of the score (e.g. `docker` on the local backend)"},
+            "requires": {"type": "array", "items": {"enum": ["docker", "browser"]}, "uniqueItems": True,
+                         "description": "capabilities the check needs (`docker`: the Docker backend; "
+                                        "`browser`: a headless Chromium the backend can put beside the "
+                                        "stack); without them it is left out of the score, or its "
+                                        "fallbacks are graded instead"},
+            "fallback_for": {"type": "string",
+                             "description": "a check (`id` in this part) that `requires` something: this one "
+                                            "is graded only where that is missing, in its place; the points "
+                                            "of its fallbacks add up to its own"},
             "setup": {"type": "array", "items": {"$ref": "#/$defs/step"},
                       "description": "steps run first, in order (`http` requests, `stack` actions); a step "
                                      "that fails fails the check"},
@@ -113,7 +126,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "version": {"const": 1, "description": "the spec language's version: 1"},
-            "title": {"type": "string", "description": "the assignment's name, for reports"},
+            "title": {**HINT, "description": "the assignment's name, for reports (text, or {ru: …, en: …})"},
             "inputs": {"type": "object", "propertyNames": ID, "additionalProperties": INPUT,
                        "description": "values drawn fresh each grading, used as `{name}` in checks"},
             "roles": {"type": "object", "propertyNames": ID, "additionalProperties": ROLE,
@@ -181,7 +194,7 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "id": {**ID, "description": "unique among parts"},
-                    "title": {"type": "string", "description": "the part's name, for reports"},
+                    "title": {**HINT, "description": "the part's name, for reports (text, or {ru: …, en: …})"},
                     "points": {"type": "number", "minimum": 0,
                                "description": "must equal the sum of its checks' points (a guard against typos)"},
                     "bonus": {"type": "boolean", "description": "its points come on top of the maximum"},

@@ -265,7 +265,7 @@ def test_github_classroom_publishes_output_summary_and_annotations(tmp_path, mon
     assert decoded == json.loads(text)
 
     page = summary.read_text(encoding="utf-8")
-    assert "Grading: 8 / 30 (+5 bonus)" in page and "Допишите строку" in page
+    assert "Grade: 8 / 30 (+5 bonus)" in page and "Допишите строку" in page
     assert "secret-log-line" not in page and "secret_probe" not in page
 
     err = capsys.readouterr().err.splitlines()
@@ -458,46 +458,59 @@ def test_junit_student_audience_leaves_hidden_checks_out():
 
 def test_markdown_shows_problems_first_in_a_code_block():
     page = formats()["markdown"](build_failed(), STUDENT)
-    assert page.index("## Problems") < page.index("## Parts") < page.index("## Docker")
-    block = page[page.index("## Problems"):page.index("## Parts")]
-    assert "**build: the image build failed (exit 1)**" in block
+    assert page.index("## Fix these first") < page.index("| Part | Points |") < page.index("## Docker")
+    block = page[page.index("## Fix these first"):page.index("| Part | Points |")]
+    assert "**The build: the image build failed (exit 1)**" in block
     assert "```text" in block and "failed to solve" in block
     assert "#0 step 0" not in block and "earlier lines left out" in block  # only the tail
 
 
-def test_markdown_explains_each_failed_check_with_its_hint():
+def test_markdown_explains_each_failed_check_as_expected_seen_what_to_do():
     page = formats()["markdown"](some_failed(), STUDENT)
-    assert page.startswith("# Grading: 8 / 30 (+5 bonus)")
-    failed = page[page.index("`background.log_line`"):]
-    assert RUSSIAN in failed[:500] and "**Hint:** Допишите строку в log.txt" in failed[:800]
-    assert "`background.responds_fast`" not in page  # passed checks get no section
-    assert "| Фоновые задачи (`background`) | 5 / 15 |" in page
+    assert page.startswith("# Grade: 8 / 30 (+5 bonus)")
+    failed = page[:page.index("`background.log_line`")]
+    section = failed[failed.rindex("### "):]
+    assert "**Seen:**" in section and RUSSIAN in section and "**What to do:** Допишите строку в log.txt" in section
+    assert "| Фоновые задачи | 5 / 15 |" in page
+
+
+def test_markdown_collapses_passed_checks_and_says_nothing_twice():
+    page = formats()["markdown"](some_failed(), STUDENT)
+    assert "`background.responds_fast`" not in page  # a passed check gets no section
+    assert "<details><summary>✅ 1 check passed</summary>" in page and "- title of responds_fast (5 / 5)" in page
+    assert page.count(RUSSIAN) == 1  # the message of the failed check, once
+
+
+def test_markdown_in_russian_speaks_russian_around_the_messages():
+    page = formats()["markdown"](some_failed(), ReportOptions(audience="student", lang="ru"))
+    assert page.startswith("# Оценка: 8 / 30 (+5 бонусом)") and "**Что увидели:**" in page
+    assert "**Что сделать:**" in page and "| Часть | Баллы |" in page
 
 
 def test_markdown_for_students_has_no_logs_details_or_hidden_checks():
     page = formats()["markdown"](some_failed(), STUDENT)
-    for secret in ("secret-log-line", "instructor-only-details", "secret_probe", "late_probe", "late hint"):
+    for secret in ("secret-log-line", "instructor-only-details", "secret_probe", "late_probe", "late hint",
+                   "roles: web=web"):
         assert secret not in page
-    assert "2 hidden check(s) count toward the score" in page
+    assert "2 hidden checks count toward the score" in page
     instructor = formats()["markdown"](some_failed(), INSTRUCTOR)
     assert "secret-log-line" in instructor and "instructor-only-details" in instructor and "secret_probe" in instructor
 
 
-def test_markdown_tables_survive_pipes_newlines_and_backticks():
+def test_markdown_table_cells_survive_pipes_newlines_and_backticks():
     report = some_failed()
-    report.parts[0].checks[0].message = "a | b\nc ``` d"
+    report.parts[0].title = "a | b\nc ``` d"
     page = formats()["markdown"](report, STUDENT)
-    row = next(line for line in page.splitlines() if line.startswith("| ✅ | `responds_fast`"))
+    row = next(line for line in page.splitlines() if line.startswith("| a "))
     cells = re.split(r"(?<!\\)\|", row)[1:-1]
-    assert len(cells) == 4 and cells[3].strip() == "a \\| b c ``` d"  # one line, the pipe escaped
+    assert len(cells) == 2 and cells[0].strip() == "a \\| b c ``` d"  # one line, the pipe escaped
 
 
 def test_markdown_code_fences_cannot_be_closed_by_the_message():
     report = some_failed()
     report.parts[0].checks[1].message = "before\n```\n# injected heading\n```"
     page = formats()["markdown"](report, STUDENT)
-    section = page[page.index("`background.log_line`"):]
-    assert "````text\nbefore\n```\n# injected heading\n```\n````" in section
+    assert "````text\nbefore\n```\n# injected heading\n```\n````" in page
 
 
 def partial_with_lint() -> GradingReport:
@@ -512,7 +525,7 @@ def partial_with_lint() -> GradingReport:
 def test_partial_scores_and_lint_findings_reach_the_student():
     report = partial_with_lint()
     page = formats()["markdown"](report, STUDENT)
-    assert "_Partial score: checks the `local` backend cannot run" in page
+    assert "_Partial score: checks this grading could not run are left out of the maximum._" in page
     assert "hadolint, not scored" in page and "DL3008 Pin versions" in page
     gs_out = gs.results_dict(report, STUDENT)["output"]
     assert "Partial" in gs_out and "DL3008" in gs_out and "left out of the maximum" in gs_out

@@ -64,7 +64,7 @@ def test_wrong_type_names_the_path_and_line(tmp_path):
 def test_unknown_key_is_named(tmp_path):
     path = write(tmp_path, MINIMAL.replace("http: {path", "htp: {x: 1}\n        http: {path"))
     text = "\n".join(problems_of(path))
-    assert "parts[0].checks[0]" in text and "'htp' was unexpected" in text
+    assert "parts[0].checks[0].htp: unknown key 'htp'; did you mean 'http'?" in text
 
 
 def test_check_with_two_types_is_rejected(tmp_path):
@@ -163,3 +163,76 @@ def test_a_check_types_own_meaning_checks_name_the_path(tmp_path):
                  .replace("http: {path: /ping, expect: {status: 200}}", "redis: {set: tags, index: 0}"))
     (problem,) = problems_of(path)
     assert ".checks[0].redis: `index` does not apply to `set`" in problem
+
+
+def test_a_misspelt_key_is_named_at_its_line_with_the_nearest_known_one(tmp_path):
+    text = MINIMAL.replace("version: 1", "version: 1\ntitel: Lab") + "        timout_s: 5\n"
+    problems = problems_of(write(tmp_path, text))
+    assert any(p.endswith(":2: titel: unknown key 'titel'; did you mean 'title'?") for p in problems), problems
+    assert any("unknown key 'timout_s'; did you mean 'timeout_s'?" in p for p in problems), problems
+
+
+# --- fallback_for: a check graded only where the one it stands in for cannot be --------------
+
+PRIMARY_AND_FALLBACKS = """\
+version: 1
+roles:
+  web: {names: [web], port: 8000}
+parts:
+  - id: chat
+    points: 6
+    checks:
+      - id: in_browser
+        points: 6
+        requires: [browser]
+        browser: {steps: [{wait_text: hi}]}
+      - id: page
+        points: 4
+        fallback_for: in_browser
+        http: {path: /}
+      - id: page_location
+        points: 2
+        fallback_for: in_browser
+        needs: [page]
+        http: {path: /}
+"""
+
+
+def test_fallbacks_stand_in_for_a_check_that_requires_a_browser_and_count_once(tmp_path):
+    spec = load_spec(write(tmp_path, PRIMARY_AND_FALLBACKS))
+    assert [c.id for c in spec.fallbacks("chat.in_browser")] == ["page", "page_location"]
+    assert spec.parts[0].points == 6  # the part is 6 with the browser or without, never 12
+
+
+def test_the_lab_grades_its_chat_page_in_a_browser_with_the_text_search_as_fallback():
+    spec = load_spec(ROOT / "specs" / "lab4.yaml")
+    browser = spec.check("websocket.chat_in_browser")
+    assert browser.requires == {"browser"} and browser.type == "browser"
+    fallbacks = spec.fallbacks("websocket.chat_in_browser")
+    assert {c.id for c in fallbacks} == {"chat_page"}  # page_uses_location is advice, graded everywhere
+    assert sum(c.points for c in fallbacks) == browser.points
+
+
+@pytest.mark.parametrize("change, problem", [
+    (("fallback_for: in_browser\n        http", "fallback_for: nowhere\n        http"),
+     "no check 'chat.nowhere' in part 'chat' to stand in for"),
+    (("        requires: [browser]\n", ""), "requires nothing, so it is always graded"),
+    (("points: 4\n", "points: 3\n"), "its fallbacks (chat.page, chat.page_location) add up to 5"),
+    (("        fallback_for: in_browser\n        needs: [page]", "        fallback_for: page\n        needs: [page]"),
+     "'chat.page' is itself a fallback: fallbacks do not chain"),
+])
+def test_a_fallback_that_cannot_stand_in_is_refused_with_its_reason(tmp_path, change, problem):
+    text = PRIMARY_AND_FALLBACKS.replace(*change, 1)
+    problems = problems_of(write(tmp_path, text))
+    assert any(problem in p for p in problems), problems
+
+
+def test_no_other_check_may_need_a_check_graded_in_some_gradings_only(tmp_path):
+    text = PRIMARY_AND_FALLBACKS.replace("    points: 6\n    checks", "    points: 7\n    checks") + """\
+      - id: later
+        points: 1
+        needs: [page]
+        http: {path: /later}
+"""
+    problems = problems_of(write(tmp_path, text))
+    assert any("'chat.page' is graded in some gradings only" in p for p in problems), problems

@@ -7,13 +7,10 @@ and the engine API (docker SDK) for inspecting containers and reading their file
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import posixpath
+import re
 import secrets
 import shutil
-import tarfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,22 +20,26 @@ import docker
 import docker.errors
 
 from graders.backends.base import Limits, StackError, StackInfo
-from graders.backends.docker import containment
+from graders.backends.docker import containment, netns
+from graders.backends.docker.actions import StackActions
 from graders.backends.docker.compose_rewrite import LABEL_RUN, LABEL_TOOL, bind_volumes, private_image, rewrite_model
+from graders.backends.docker.events import watch_container_events
 from graders.backends.docker.images import image_origin, pull_missing
 from graders.backends.docker.support import (
     build_limit_notes,
-    capped,
     container_number,
     extra_labels,
     parse_docker_time,
     project_slug,
+    quietly,
+    read_container_file,
 )
 from graders.backends.exits import Exit, ExitWatch
 from graders.backends.process import CommandResult, run_command, scrubbed_env
 from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
+from graders.i18n import _
 
 
 def engine_available(timeout_s: float = 5) -> bool:
@@ -51,7 +52,7 @@ def engine_available(timeout_s: float = 5) -> bool:
         return False
 
 
-class DockerBackend:
+class DockerBackend(StackActions):
     name = "docker"
     capabilities = frozenset({"docker"})
 
@@ -77,6 +78,7 @@ class DockerBackend:
         # ephemeral port: every start, stop, scale and restore (and any start or death the engine
         # reports) drops the service's entries, so the next address() reads the port again.
         self._ports: dict[tuple[str, int], tuple[str, int]] = {}
+        self._handed_out: dict[str, str] = {}  # "127.0.0.1:49153" -> "web:8000", for redact()
         self._ready: dict[str, tuple[int, bool]] = {}  # service -> (port, http): the probes start() got
         self.dirty = False  # a check stopped, started or scaled a service since the last restore
         self._stopped: set[str] = set()  # services a check stopped: restore() starts them again
@@ -116,7 +118,7 @@ class DockerBackend:
         """The normalised model of the private copy. The policy (graders.policy) has passed the
         files before this runs, and judges the model this returns before anything is built."""
         if not self.submission.is_dir():
-            raise StackError("find", f"{self.submission} is not a folder")
+            raise StackError("find", _("{submission} is not a folder", submission=self.submission))
         self.submission = self._private_copy()
         found = find_stack_files(self.submission)
         compose_file, notes = found.compose_file, [*build_limit_notes(), *found.notes]
@@ -136,12 +138,14 @@ class DockerBackend:
                 last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
                 if "UTF-8" in last:
                     last += " (save the file as UTF-8)"
-                raise StackError("compose-config", f"`docker compose config` rejects {compose_file.name}: {last}",
+                raise StackError("compose-config", _("`docker compose config` rejects {name}: {last}",
+                                                     name=compose_file.name, last=last),
                                  said)
             try:
                 self.model = json.loads(result.stdout)
             except ValueError as exc:
-                raise StackError("compose-config", f"could not read the normalised compose model: {exc}") from None
+                raise StackError("compose-config",
+                                 _("could not read the normalised compose model: {exc}", exc=exc)) from None
         self.info = StackInfo(compose_file=compose_file.name if compose_file else None,
                               services=self.model.get("services") or {}, dockerfile=found.dockerfile, notes=notes,
                               model=self.model, root=self.submission)
@@ -173,7 +177,7 @@ class DockerBackend:
             result = self._compose("build", timeout=self.build_timeout_s)
             if not result.ok:
                 why = "timed out" if result.timed_out else "failed"
-                raise StackError("build", f"the image build {why}", result.tail(30))
+                raise StackError("build", _("the image build {why}", why=why), result.tail(30))
             self._pull_missing(rewritten, self.build_timeout_s - (time.monotonic() - started))
         elif self.copy_of is None:
             self._pull_missing(rewritten, self.build_timeout_s)
@@ -190,12 +194,12 @@ class DockerBackend:
         self._watch_exits()
         result = self._compose("up", "-d", "--no-build", "--pull", "never", *self.start_only, timeout=timeout_s)
         if not result.ok:
-            raise StackError("start", "`docker compose up` failed", result.tail(20))
+            raise StackError("start", _("`docker compose up` failed"), result.tail(20))
         deadline = time.monotonic() + timeout_s
         pending = dict(ready)
         while pending:
             if self.abandoned:
-                raise StackError("start", "given up: the grading ended before this stack was ready")
+                raise StackError("start", _("given up: the grading ended before this stack was ready"))
             if exited := self._exited(set(pending)):
                 service, message = exited[0]
                 raise StackError("start", message, self.logs(service, 20))
@@ -207,39 +211,24 @@ class DockerBackend:
                 if port_answers(host, host_port, http):
                     del pending[service]
             if pending and time.monotonic() > deadline:
-                names = ", ".join(f"{s} (port {p})" for s, (p, _) in pending.items())
-                raise StackError("ready", f"no answer from {names} within {timeout_s:.0f} s",
+                names = ", ".join(f"{s} (port {p})" for s, (p, _http) in pending.items())
+                raise StackError("ready", _("no answer from {names} within {timeout_s} s", names=names,
+                                            timeout_s=format(timeout_s, ".0f")),
                                  "\n\n".join(f"--- {s} ---\n{self.logs(s, 15)}" for s in pending))
             if pending:
                 time.sleep(0.3)
-        return [f"{message}; last log lines:\n{self.logs(service, 10)}" for service, message in self._exited()]
+        return [_("{message}; last log lines:\n{log}", message=message, log=self.logs(service, 10))
+                for service, message in self._exited()]
 
     def _watch_exits(self) -> None:
-        """Record every `die` of this project's containers, from the engine's event stream; a start
-        or a death also makes the service's published ports be read again."""
-        client = docker.from_env(timeout=None)
-        self._events = client.events(decode=True, filters={
-            "type": "container", "event": ["die", "start"],
-            "label": [f"com.docker.compose.project={self.project}"]})
+        """Record every `die` of this project's containers; a start or a death also makes the
+        service's published ports be read again."""
+        def on_event(action: str, container_id: str, service: str, code: int | None) -> None:
+            self._forget_ports(service)
+            if action == "die":
+                self.exit_watch.record(container_id, service, code, where=self.copy_name)
 
-        def pump() -> None:
-            try:
-                for event in self._events:
-                    attrs = event.get("Actor", {}).get("Attributes", {})
-                    service = attrs.get("com.docker.compose.service", "?")
-                    self._forget_ports(service)
-                    if (event.get("Action") or event.get("status")) != "die":
-                        continue
-                    code = attrs.get("exitCode")
-                    self.exit_watch.record(event.get("id", ""), service,
-                                           int(code) if str(code).lstrip("-").isdigit() else None,
-                                           where=self.copy_name)
-            except Exception:  # noqa: BLE001 - the stream ends when teardown closes it
-                pass
-            finally:
-                client.close()
-
-        threading.Thread(target=pump, daemon=True, name=f"exits-{self.run_id}").start()
+        self._events = watch_container_events(self.project, on_event, name=f"exits-{self.run_id}")
 
     def unexpected_exits(self, services: list[str] | None = None, everywhere: bool = False) -> list[Exit]:
         exits = self.exit_watch.unexpected(services)  # one record for the stack and its copies
@@ -255,7 +244,8 @@ class DockerBackend:
             service = container.labels.get("com.docker.compose.service", container.name)
             if container.status in ("exited", "dead") and (among is None or service in among):
                 code = container.attrs.get("State", {}).get("ExitCode")
-                found.append((service, f"service '{service}' exited at start (exit code {code})"))
+                found.append((service, _("service '{service}' exited at start (exit code {code})", service=service,
+                                         code=code)))
         return found
 
     def _private_copy(self) -> Path:
@@ -278,9 +268,19 @@ class DockerBackend:
         if found is None:
             published = self._published(service, port)
             if not published:
-                raise StackError("address", f"service '{service}' has no running container publishing port {port}")
+                raise StackError("address", _("service '{service}' has no running container publishing port {port}",
+                                              service=service, port=port))
             found = self._ports[(service, port)] = published[0]
+        self._handed_out[f"{found[0]}:{found[1]}"] = f"{service}:{port}"
         return found
+
+    def redact(self, text: str) -> str:
+        """`text` as a student may read it: the service and its own port for every loopback
+        address the grader picked, no grader project names in container names."""
+        for address, name in list((self.copy_of or self)._handed_out.items()):
+            text = text.replace(address, name)
+        return re.sub(rf"{re.escape(self.project)}[-_]([\w.-]+?)[-_]\d+\b", r"\1",
+                      text).replace(self.project, "")
 
     def _forget_ports(self, service: str) -> None:
         for key in [k for k in list(self._ports) if k[0] == service]:
@@ -307,22 +307,10 @@ class DockerBackend:
         chunks = []
         containers = self._containers(service)
         if not containers:
-            raise StackError("read", f"service '{service}' has no container")
+            raise StackError("read", _("service '{service}' has no container", service=service))
         for container in containers:
-            full = path if path.startswith("/") else posixpath.join(
-                container.attrs["Config"].get("WorkingDir") or "/", path)
-            try:
-                stream, _ = container.get_archive(full)
-            except docker.errors.NotFound:
-                continue
-            data = b"".join(capped(stream, self.limits.file_cap_bytes + 4096))
-            try:
-                with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                    member = next((m for m in tar.getmembers() if m.isfile()), None)
-                    if member is not None:
-                        chunks.append(tar.extractfile(member).read(self.limits.file_cap_bytes))
-            except tarfile.TarError:  # cut short by the cap: the content follows one 512-byte header
-                chunks.append(data[512:512 + self.limits.file_cap_bytes])
+            if (content := read_container_file(container, path, self.limits.file_cap_bytes)) is not None:
+                chunks.append(content)
         if not chunks:
             raise FileNotFoundError(f"{path} does not exist in service '{service}'")
         return b"".join(chunks)
@@ -354,52 +342,20 @@ class DockerBackend:
                 ages.append(time.time() - parse_docker_time(started))
         return min(ages) if ages else None
 
-    def stop_service(self, service: str) -> None:
-        self.dirty = True
-        self._stopped.add(service)
-        self._expect_exits(service)
-        self._forget_ports(service)
-        self._checked(self._compose("stop", "-t", "3", service, timeout=60), f"stop {service}")
+    def can_enter_networks(self) -> bool:
+        return netns.can_enter_networks()
 
-    def start_service(self, service: str) -> None:
-        self.dirty = True
-        self._stopped.discard(service)
-        self._forget_ports(service)
-        if self._containers(service):
-            self._checked(self._compose("start", service, timeout=60), f"start {service}")
-        else:  # a copy's service that was never started has no container yet
-            self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-deps", service,
-                                        timeout=60), f"start {service}")
-
-    def scale(self, service: str, replicas: int) -> None:
-        self.dirty = True
-        self._scaled.setdefault(service, max(1, len(self._containers(service))))
-        self._ports.clear()
-        self._checked(self._compose("up", "-d", "--no-build", "--pull", "never", "--no-deps", "--no-recreate",
-                                    "--scale", f"{service}={replicas}", service, timeout=120),
-                      f"scale {service} to {replicas}")
-
-    def restore(self) -> None:
-        """Undo what checks did: start what they stopped, remove the replicas they added.
-        A container that exited by itself stays exited, so a later `running` check sees it."""
-        self._ports.clear()
-        for service, count in sorted(self._scaled.items()):
-            extra = sorted(self._containers(service), key=container_number)[count:]
-            self.exit_watch.expect([c.id for c in extra])
-            for container in extra:
-                _quietly(container.remove, force=True, v=True)
-        for service in sorted(self._stopped):
-            self._checked(self._compose("start", service, timeout=60), f"start {service}")
-        for service in sorted(self._stopped):  # the next stage's checks find it answering
-            self.wait_ready(service, 60)
-        self._scaled.clear()
-        self._stopped.clear()
-        self.dirty = False
-
-    @staticmethod
-    def _checked(result: CommandResult, what: str) -> None:
-        if not result.ok:
-            raise StackError("stack", f"could not {what}", result.tail(10))
+    def network_entry(self, service: str) -> list[str]:
+        """nsenter into the network namespace of the service's first running container."""
+        if not self.can_enter_networks():
+            raise StackError("browser", "this grader cannot enter the containers' network namespaces "
+                                        "(it needs root, nsenter and the engine's PIDs)")
+        for container in sorted(self._containers(service, all_=False), key=container_number):
+            container.reload()
+            if pid := netns.network_pid(container):
+                return netns.entry_argv(pid)
+        raise StackError("browser", _("service '{service}' has no running container to open a browser beside",
+                                      service=service))
 
     def teardown(self) -> None:
         """Remove everything of this grading, even what compose lost track of."""
@@ -416,25 +372,20 @@ class DockerBackend:
                     job.result()
         if self.copy_of is not None:  # the images, the private folder and the run are the main's
             for container in self._containers():
-                _quietly(container.remove, force=True, v=True)
+                quietly(container.remove, force=True, v=True)
             self.client.close()
             return
         label = {"label": f"{LABEL_RUN}={self.run_id}"}
         for container in self.client.containers.list(all=True, filters=label):
-            _quietly(container.remove, force=True, v=True)
+            quietly(container.remove, force=True, v=True)
         for network in self.client.networks.list(filters=label):
-            _quietly(network.remove)
+            quietly(network.remove)
         for volume in self.client.volumes.list(filters=label):
-            _quietly(volume.remove, force=True)
+            quietly(volume.remove, force=True)
         for name in (self.model.get("services") or {}):
-            _quietly(self.client.images.remove, private_image(self.project, name), force=True)
+            quietly(self.client.images.remove, private_image(self.project, name), force=True)
         if self.cgroup is not None:
             self.cgroup.remove()
         self.client.close()
         shutil.rmtree(self.workdir / "submission", ignore_errors=True)  # the private copy
         unregister_run(self.run_id)
-
-
-def _quietly(fn, *args, **kwargs) -> None:
-    with contextlib.suppress(docker.errors.APIError):
-        fn(*args, **kwargs)

@@ -11,6 +11,7 @@ import docker.errors
 
 from graders.backends.base import StackError
 from graders.backends.process import run_command, scrubbed_env
+from graders.i18n import _
 
 LABEL_STANDIN = "org.graders.standin"
 
@@ -36,10 +37,11 @@ def pull_missing(client: docker.DockerClient, images: Iterable[str | None], time
     deadline = time.monotonic() + max(timeout_s, 30)
     for image in wanted:
         if never:
-            raise StackError("pull", f"image '{image}' is not on this machine, and pulling is off (--pull never)")
+            raise StackError("pull", _("image '{image}' is not on this machine, and pulling is off (--pull never)",
+                                       image=image))
         result = run_command(["docker", "pull", "--quiet", image], timeout=max(deadline - time.monotonic(), 1),
                              env=scrubbed_env())
         if not result.ok:
             said = next((line for line in reversed(result.output.splitlines()) if line.strip()), "no answer")
             why = "timed out" if result.timed_out else said.removeprefix("Error response from daemon: ")
-            raise StackError("pull", f"could not pull image '{image}': {why}", result.tail(10))
+            raise StackError("pull", _("could not pull image '{image}': {why}", image=image, why=why), result.tail(10))

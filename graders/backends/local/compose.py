@@ -17,6 +17,8 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from graders.i18n import _
+
 
 class ComposeError(Exception):
     """The compose file cannot be read as a compose model."""
@@ -108,8 +110,8 @@ def parse_port(entry: Any) -> list[dict[str, Any]]:
             port["published"] = str(entry["published"])
         return [port]
     text = str(entry)
-    text, _, protocol = text.partition("/")
-    published, _, target = text.rpartition(":")
+    text, _sep, protocol = text.partition("/")
+    published, _sep, target = text.rpartition(":")
     if "]" in published:  # [::1]:8000:8000
         published = published.rsplit("]", 1)[1].lstrip(":")
     elif published.count(":"):
@@ -128,7 +130,7 @@ def parse_port(entry: Any) -> list[dict[str, Any]]:
 
 
 def _port_range(text: str) -> list[int]:
-    low, _, high = text.strip().partition("-")
+    low, _sep, high = text.strip().partition("-")
     if not low.isdigit() or (high and not high.isdigit()):
         return []
     return list(range(int(low), int(high or low) + 1))[:100]
@@ -195,7 +197,8 @@ def normalise_compose(raw: Any, project_dir: Path, environ: Mapping[str, str] | 
         if not isinstance(service, dict):
             raise ComposeError(f"service '{name}' must be a mapping")
         if service.get("profiles"):
-            notes.append(f"service '{name}' is in profile(s) {service['profiles']}: not started, as by compose")
+            notes.append(_("service '{name}' is in profile(s) {profiles}: not started, as by compose", name=name,
+                           profiles=service['profiles']))
             continue
         if not service.get("build") and not service.get("image"):
             raise ComposeError(f"service '{name}' has neither an image nor a build context specified")

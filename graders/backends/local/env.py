@@ -21,6 +21,7 @@ from pathlib import Path
 
 from graders.backends.base import StackError
 from graders.backends.process import pid_alive, run_command
+from graders.i18n import _
 
 VENV_MARKER = ".lab4-grader-complete"
 
@@ -77,11 +78,11 @@ def reserve_loopback(needs: Iterable[tuple[int, int]], tries: int = 64) -> Loopb
     """A free block, tested by binding each (service number, port) of `needs`, and the inner
     address on every port; reserved by a lock file naming this process (stale ones reclaimed)."""
     needs = list(needs)
-    ports = sorted({p for _, p in needs})
+    ports = sorted({p for _name, p in needs})
     state = _state_dir()
     state.mkdir(parents=True, exist_ok=True)
     rng = random.SystemRandom()
-    for _ in range(tries):
+    for _try in range(tries):
         prefix = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}"
         lock = state / prefix
         with contextlib.suppress(FileNotFoundError, ValueError):
@@ -97,7 +98,7 @@ def reserve_loopback(needs: Iterable[tuple[int, int]], tries: int = 64) -> Loopb
         if all(can_bind(block.address(n), p) for n, p in needs) and all(can_bind(block.inner, p) for p in ports):
             return block
         block.release()
-    raise StackError("start", "found no free loopback address block (127.a.b.0/24) to run the services on")
+    raise StackError("start", _("found no free loopback address block (127.a.b.0/24) to run the services on"))
 
 
 # --- host names through a private /etc/hosts ------------------------------------------------
@@ -171,7 +172,7 @@ def ensure_venv(requirements: list[str], cache: Path, timeout_s: float) -> Venv:
             shutil.rmtree(path, ignore_errors=True)
             bare = run_command([sys.executable, "-m", "venv", "--without-pip", str(path)], timeout=120)
             if not bare.ok:
-                raise StackError("build", "could not create a virtual environment", made.tail(15))
+                raise StackError("build", _("could not create a virtual environment"), made.tail(15))
             pip = [sys.executable, "-m", "pip", "--python", str(path / "bin" / "python")]
         if requirements:
             listing = path / "requirements.lab4-grader.txt"
@@ -181,6 +182,6 @@ def ensure_venv(requirements: list[str], cache: Path, timeout_s: float) -> Venv:
             if not result.ok:
                 shutil.rmtree(path, ignore_errors=True)
                 why = "timed out" if result.timed_out else f"failed (exit code {result.returncode})"
-                raise StackError("build", f"pip install of the requirements {why}", result.tail(30))
+                raise StackError("build", _("pip install of the requirements {why}", why=why), result.tail(30))
         (path / VENV_MARKER).write_text(json.dumps({"python": sys.version, "requirements": requirements}))
         return Venv(path, False, time.monotonic() - started)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.dockerfile import Instruction, parse_dockerfile
+from graders.i18n import _
 
 ALWAYS_SKIPPED = {".git", "__pycache__", ".venv", "node_modules"}
 MAX_IMAGE_BYTES = 300 * 1024 * 1024
@@ -91,7 +92,7 @@ class DockerIgnore:
 
     @property
     def has_exceptions(self) -> bool:
-        return any(negate for _, negate in self.patterns)
+        return any(negate for _unused, negate in self.patterns)
 
 
 def _glob_regex(pattern: str) -> str:
@@ -135,7 +136,7 @@ def parse_env(value: str) -> dict[str, str]:
     text = value.strip()
     first = text.split(None, 1)[0] if text else ""
     if "=" not in first:
-        key, _, rest = text.partition(" ")
+        key, _unused, rest = text.partition(" ")
         return {key: rest.strip()} if key else {}
     try:
         pairs = shlex.split(text)
@@ -172,7 +173,7 @@ class _Builder:
                 image, variables = self._from(ins, global_args)
                 continue
             if ins.name == "ARG":
-                name, _, default = ins.value.strip().partition("=")
+                name, _unused, default = ins.value.strip().partition("=")
                 target = global_args if image is None else variables
                 target[name.strip()] = self.build_args.get(name.strip(), global_args.get(name.strip(), default))
                 continue
@@ -225,12 +226,13 @@ class _Builder:
         flags = {}
         text = value.strip()
         while text.startswith("--"):
-            flag, _, text = text.partition(" ")
-            key, _, val = flag[2:].partition("=")
+            flag, _unused, text = text.partition(" ")
+            key, _unused, val = flag[2:].partition("=")
             flags[key] = val
             text = text.strip()
         if text.startswith("<<"):
-            self.notes.append(f"line {ins.line}: {ins.name} with a here-document is not reproduced locally")
+            self.notes.append(_("line {line}: {name} with a here-document is not reproduced locally", line=ins.line,
+                                name=ins.name))
             return
         try:
             parts = json.loads(text) if text.startswith("[") else shlex.split(text)
@@ -243,8 +245,8 @@ class _Builder:
         if "from" in flags:
             stage = self.aliases.get(flags["from"].lower())
             if stage is None:
-                self.notes.append(f"line {ins.line}: COPY --from={flags['from']} (another image) is not "
-                                  f"reproduced locally")
+                self.notes.append(_("line {line}: COPY --from={stage} (another image) is not reproduced locally",
+                                    line=ins.line, stage=flags['from']))
                 return
             source_root, honour_ignore = stage.root, False
         target = posixpath.normpath(posixpath.join(image.workdir, dest))
@@ -252,20 +254,22 @@ class _Builder:
             c in s for s in sources for c in "*?[")
         for source in sources:
             if re.match(r"^[a-z]+://", source):
-                self.notes.append(f"line {ins.line}: ADD from a URL is not reproduced locally")
+                self.notes.append(_("line {line}: ADD from a URL is not reproduced locally", line=ins.line))
                 continue
             if "from" in flags:
                 pattern = str(source_root / posixpath.normpath("/" + source).lstrip("/"))
             else:
                 rel = posixpath.normpath(source)
                 if rel.startswith(".."):
-                    self.notes.append(f"line {ins.line}: {source} is outside the build context")
+                    self.notes.append(_("line {line}: {source} is outside the build context", line=ins.line,
+                                        source=source))
                     continue
                 pattern = str(source_root / rel) if rel != "." else str(source_root)
             matches = sorted(glob.glob(pattern)) if any(c in source for c in "*?[") else [pattern]
             for match in map(Path, matches):
                 if not match.exists() and not match.is_symlink():
-                    self.notes.append(f"line {ins.line}: {source} does not exist in the build context")
+                    self.notes.append(_("line {line}: {source} does not exist in the build context", line=ins.line,
+                                        source=source))
                     continue
                 relative = match.relative_to(source_root).as_posix() if match != source_root else ""
                 if honour_ignore and relative and self.ignore.excluded(relative):
@@ -335,7 +339,7 @@ class _Builder:
             elif word in _PIP_VALUE_OPTIONS:
                 i += 1
             elif word in ("-e", "--editable") or word.startswith((".", "/")) or word.startswith("--editable="):
-                self.notes.append(f"`pip install {word}` (a local package) is not installed locally")
+                self.notes.append(_("`pip install {word}` (a local package) is not installed locally", word=word))
                 i += 1 if word in ("-e", "--editable") else 0
             elif not word.startswith("-") and word.split("==")[0].lower() not in ("pip", "setuptools", "wheel"):
                 self.requirements.append(word)
@@ -347,7 +351,7 @@ class _Builder:
             candidates.insert(0, Path(path))
         local = next((c for c in candidates if c.is_file()), None)
         if local is None or depth > 5:
-            self.notes.append(f"the requirements file {path} named by `pip install -r` was not found")
+            self.notes.append(_("the requirements file {path} named by `pip install -r` was not found", path=path))
             return
         for line in local.read_text(encoding="utf-8", errors="replace").splitlines():
             line = line.split(" #", 1)[0].strip()
@@ -357,7 +361,7 @@ class _Builder:
                 nested = line.split(None, 1)[1] if " " in line else line.split("=", 1)[1]
                 self._requirements_file(image, posixpath.join(posixpath.dirname(path), nested.strip()), depth + 1)
             elif line.startswith(("-c", "--constraint", "-e", "--editable", ".", "/")):
-                self.notes.append(f"{path}: `{line}` is not used locally")
+                self.notes.append(_("{path}: `{line}` is not used locally", path=path, line=line))
             else:
                 self.requirements.append(line)
 

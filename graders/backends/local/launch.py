@@ -17,6 +17,7 @@ from graders.backends.discovery import container_ports
 from graders.backends.local.env import Venv
 from graders.backends.local.image import Image, ImageError, build_image
 from graders.backends.local.rewrite import bind_argv, map_path_arg, rewrite_env_value
+from graders.i18n import _
 
 RUN_ENV = "LAB4_GRADER_RUN"  # in every service's environment: finds leftovers in /proc
 REDIS_OVERRIDDEN = {"--bind", "--port", "--dir", "--daemonize", "--logfile", "--protected-mode", "--unixsocket"}
@@ -41,7 +42,8 @@ def plan_redis(name: str, service: dict[str, Any], redis_bin: str, notes: list[s
     if args and os.path.basename(args[0]) == "redis-server":
         args = args[1:]
     elif args and not args[0].startswith("-"):
-        notes.append(f"{name}: the redis command {args} is not understood; ran plain redis-server")
+        notes.append(_("{name}: the redis command {args} is not understood; ran plain redis-server", name=name,
+                       args=args))
         args = []
     if args and not args[0].startswith("-"):
         args = args[1:]  # a config file inside the image
@@ -56,9 +58,9 @@ def plan_built(name: str, service: dict[str, Any], image: Image, notes: list[str
     command = service.get("command", None if "entrypoint" in service else image.cmd)
     argv = [*(entrypoint or []), *(command or [])]
     if not argv:
-        notes.append(f"{name}: no CMD, ENTRYPOINT or command: ran `python`, as a python base image would")
+        notes.append(_("{name}: no CMD, ENTRYPOINT or command: ran `python`, as a python base image would", name=name))
         argv = ["python"]
-    _, ports = bind_argv(argv, "0.0.0.0", "0.0.0.0")
+    _argv, ports = bind_argv(argv, "0.0.0.0", "0.0.0.0")
     return argv, sorted(set(ports) | container_ports(service))
 
 
@@ -87,7 +89,7 @@ def launch_built(name: str, service: dict[str, Any], argv: list[str], ports: lis
                  address: str, inner: str, addresses: dict[str, str], redis: dict[str, str], run_id: str) -> Launch:
     """Environment precedence: the grader's base < REDIS_URL & co. < the image's ENV < compose's
     environment; values naming a service as a host point at its address; the venv leads PATH."""
-    argv, _ = bind_argv(argv, address, inner)
+    argv, _unused = bind_argv(argv, address, inner)
     env = {**base_env(name, run_id, venv), **redis}
     for source in (image.env, service.get("environment") or {}):
         env.update({k: rewrite_env_value(str(v), addresses) for k, v in source.items()})
@@ -157,10 +159,12 @@ def lay_out_images(services: dict[str, dict[str, Any]], root: Path) -> tuple[lis
             try:
                 images[key] = build_image(context, context / build["dockerfile"], root / str(len(images)), args)
             except (ImageError, OSError) as exc:
-                raise StackError("build", f"could not lay out the image of '{name}': {exc}") from None
+                raise StackError("build", _("could not lay out the image of '{name}': {exc}", name=name,
+                                            exc=exc)) from None
             notes += [f"{name}: {note}" for note in images[key].notes]
             wanted = re.match(r"(?:docker\.io/)?(?:library/)?python:(\d+\.\d+)", images[key].base)
             if wanted and wanted.group(1) != here:
-                notes.append(f"{name}: the image is {images[key].base}; ran with this machine's Python {here}")
+                notes.append(_("{name}: the image is {base}; ran with this machine's Python {here}", name=name,
+                               base=images[key].base, here=here))
         of_service[name] = images[key]
     return list(images.values()), of_service, notes

@@ -12,6 +12,7 @@ from typing import Any
 from graders.checks._redis import hashes, keyspace, lists, members
 from graders.checks._redis.keyspace import judge_ttl
 from graders.checks._resp import CappedRedis
+from graders.i18n import _
 from graders.results import Outcome
 
 TARGETS = ("key", "hash", "list", "set", "zset", "pattern")
@@ -41,7 +42,7 @@ def problems(body: dict[str, Any]) -> list[str]:
     """Options that do not go with the body's target (the schema only knows each option alone)."""
     target = target_of(body)
     takes = sorted(APPLIES[target] | ({"ttl"} if target == "pattern" else {"exists", "ttl"}))
-    found = [f"`{o}` does not apply to `{target}` (it takes: {', '.join(takes)})"
+    found = [_("`{o}` does not apply to `{target}` (it takes: {takes})", o=o, target=target, takes=', '.join(takes))
              for o in body if o not in TARGETS and o not in COMMON | APPLIES[target]]
     if target == "pattern" and "exists" in body:
         found.append("`exists` does not apply to `pattern`: say `count: 0` for no matching key")
@@ -50,8 +51,8 @@ def problems(body: dict[str, Any]) -> list[str]:
     if target == "list" and "index" not in body and any(o in body for o in STRING_OPTIONS):
         found.append("`value`, `json` and `json_keys` on a list need `index` (the element they judge)")
     if body.get("exists") is False and (extra := sorted(set(body) - {target, "exists", "field", "role", "db"})):
-        found.append(f"`exists: false` says the {'field' if 'field' in body else 'key'} is absent: "
-                     f"nothing else to judge ({', '.join(extra)})")
+        found.append(_("`exists: false` says the {value} is absent: nothing else to judge ({extra})",
+                       value='field' if 'field' in body else 'key', extra=', '.join(extra)))
     return found
 
 

@@ -8,6 +8,7 @@ from graders.checks._expect import short
 from graders.checks._redis.keyspace import type_of, wrong_type
 from graders.checks._redis.values import judge_text
 from graders.checks._resp import CappedRedis
+from graders.i18n import _
 from graders.results import Outcome
 
 OPTIONS = {
@@ -27,31 +28,36 @@ async def judge_hash(client: CappedRedis, body: dict[str, Any]) -> Outcome:
     if field is not None:
         return await _judge_field(client, key, str(field), found, body)
     if found == "none":
-        return Outcome.ok(f"Redis has no hash {key!r}, as expected") if body.get("exists") is False else \
-            Outcome.fail(f"Redis has no hash {key!r}")
+        if body.get("exists") is False:
+            return Outcome.ok(_("Redis has no hash {key}, as expected", key=repr(key)))
+        return Outcome.fail(_("Redis has no hash {key}", key=repr(key)))
     if body.get("exists") is False:
-        return Outcome.fail(f"Redis hash {key!r} exists but should not")
+        return Outcome.fail(_("Redis hash {key} exists but should not", key=repr(key)))
     names = {n.decode("utf-8", "replace") for n in await client.hkeys(key)}
     if missing := [f for f in body.get("fields", []) if str(f) not in names]:
-        return Outcome.fail(f"Redis hash {key!r} has no field {', '.join(map(repr, missing))}; its fields: "
-                            f"{_sample(names)}")
+        return Outcome.fail(_("Redis hash {key} has no field {map}; its fields: {sample}", key=repr(key),
+                              map=', '.join(map(repr, missing)), sample=_sample(names)))
     if len(names) < body.get("min_length", 0):
-        return Outcome.fail(f"Redis hash {key!r} has {len(names)} fields, expected at least {body['min_length']}")
-    return Outcome.ok(f"Redis hash {key!r} has {len(names)} fields: {_sample(names)}")
+        return Outcome.fail(_("Redis hash {key} has {names} fields, expected at least {min_length}", key=repr(key),
+                              names=len(names), min_length=body['min_length']))
+    return Outcome.ok(_("Redis hash {key} has {names} fields: {sample}", key=repr(key), names=len(names),
+                        sample=_sample(names)))
 
 
 async def _judge_field(client: CappedRedis, key: str, field: str, found: str, body: dict[str, Any]) -> Outcome:
-    what = f"field {field!r} of Redis hash {key!r}"
+    what = _("field {field} of Redis hash {key}", field=repr(field), key=repr(key))
     raw = await client.hget(key, field) if found == "hash" else None
     if raw is None:
         if body.get("exists") is False:
-            return Outcome.ok(f"Redis hash {key!r} has no field {field!r}, as expected")
+            return Outcome.ok(_("Redis hash {key} has no field {field}, as expected", key=repr(key), field=repr(field)))
         if found == "none":
-            return Outcome.fail(f"Redis has no hash {key!r} (so no field {field!r})")
+            return Outcome.fail(_("Redis has no hash {key} (so no field {field})", key=repr(key), field=repr(field)))
         names = {n.decode("utf-8", "replace") for n in await client.hkeys(key)}
-        return Outcome.fail(f"Redis hash {key!r} has no field {field!r}; its fields: {_sample(names)}")
+        return Outcome.fail(_("Redis hash {key} has no field {field}; its fields: {sample}", key=repr(key),
+                              field=repr(field), sample=_sample(names)))
     if body.get("exists") is False:
-        return Outcome.fail(f"{what} exists but should not: {short(raw.decode('utf-8', 'replace'), 120)}")
+        return Outcome.fail(_("{what} exists but should not: {decode}", what=what,
+                              decode=short(raw.decode('utf-8', 'replace'), 120)))
     return judge_text(what, raw, body)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from graders.checks._expect import short
 from graders.checks._resp import CappedRedis
+from graders.i18n import _
 from graders.results import Outcome
 
 RANGE = {
@@ -34,19 +35,20 @@ async def type_of(client: CappedRedis, key: str) -> str:
 
 
 def wrong_type(key: str, found: str, wanted: str) -> Outcome:
-    return Outcome.fail(f"Redis key {key!r} is a {TYPE_WORDS.get(found, found)}, expected a "
-                        f"{TYPE_WORDS.get(wanted, wanted)}")
+    return Outcome.fail(_("Redis key {key} is a {get}, expected a {get2}", key=repr(key),
+                          get=TYPE_WORDS.get(found, found), get2=TYPE_WORDS.get(wanted, wanted)))
 
 
 async def judge_exists(client: CappedRedis, key: str, wanted: bool) -> Outcome:
     """`exists` on a key of any type."""
     found = await type_of(client, key)
     if found == "none":
-        return Outcome.ok(f"Redis has no key {key!r}, as expected") if not wanted else \
-            Outcome.fail(f"Redis has no key {key!r}")
+        return Outcome.ok(_("Redis has no key {key}, as expected", key=repr(key))) if not wanted else \
+            Outcome.fail(_("Redis has no key {key}", key=repr(key)))
     if not wanted:
-        return Outcome.fail(f"Redis key {key!r} exists ({TYPE_WORDS.get(found, found)}) but should not")
-    return Outcome.ok(f"Redis key {key!r} exists ({TYPE_WORDS.get(found, found)})")
+        return Outcome.fail(_("Redis key {key} exists ({get}) but should not", key=repr(key),
+                              get=TYPE_WORDS.get(found, found)))
+    return Outcome.ok(_("Redis key {key} exists ({get})", key=repr(key), get=TYPE_WORDS.get(found, found)))
 
 
 def in_range(value: float, bounds: dict[str, float]) -> bool:
@@ -55,20 +57,25 @@ def in_range(value: float, bounds: dict[str, float]) -> bool:
 
 def shown_range(bounds: dict[str, float], unit: str = "") -> str:
     if "min" in bounds and "max" in bounds:
-        return f"between {bounds['min']:g} and {bounds['max']:g}{unit}"
-    return f"at least {bounds['min']:g}{unit}" if "min" in bounds else f"at most {bounds['max']:g}{unit}"
+        return _("between {min} and {max}{unit}", min=format(bounds['min'], "g"), max=format(bounds['max'], "g"),
+                 unit=unit)
+    if "min" in bounds:
+        return _("at least {min}{unit}", min=format(bounds['min'], "g"), unit=unit)
+    return _("at most {max}{unit}", max=format(bounds['max'], "g"), unit=unit)
 
 
 async def ttl_problem(client: CappedRedis, key: str, bounds: dict[str, float]) -> str:
     """Why the key's remaining time to live misses the bounds; "" when it is within them."""
     left_ms = await client.pttl(key)
     if left_ms == -2:
-        return f"Redis has no key {key!r}"
+        return _("Redis has no key {key}", key=repr(key))
     if left_ms == -1:
-        return f"Redis key {key!r} never expires; expected a TTL {shown_range(bounds, ' s')} (SET ... EX, EXPIRE)"
+        return _("Redis key {key} never expires; expected a TTL {shown_range} (SET ... EX, EXPIRE)", key=repr(key),
+                 shown_range=shown_range(bounds, ' s'))
     left = left_ms / 1000
     if not in_range(left, bounds):
-        return f"Redis key {key!r} expires in {left:.1f} s, expected {shown_range(bounds, ' s')}"
+        return _("Redis key {key} expires in {left} s, expected {shown_range}", key=repr(key),
+                 left=format(left, ".1f"), shown_range=shown_range(bounds, ' s'))
     return ""
 
 
@@ -80,7 +87,8 @@ async def judge_ttl(client: CappedRedis, body: dict[str, Any], outcome: Outcome)
     if problem := await ttl_problem(client, key, body["ttl"]):
         return Outcome.fail(problem)
     left = await client.pttl(key)
-    return Outcome.ok(f"{outcome.message}; expires in {max(left, 0) / 1000:.1f} s", outcome.details)
+    return Outcome.ok(_("{message}; expires in {value} s", message=outcome.message,
+                        value=format(max(left, 0) / 1000, ".1f")), outcome.details)
 
 
 async def scan(client: CappedRedis, pattern: str) -> list[str]:
@@ -99,11 +107,14 @@ async def judge_pattern(client: CappedRedis, body: dict[str, Any]) -> Outcome:
     bounds = {"min": count, "max": count} if isinstance(count, int) else count
     sample = short(", ".join(keys[:10]) + (" ..." if len(keys) > 10 else ""), 300)
     if not in_range(len(keys), bounds):
-        wanted = f"exactly {count}" if isinstance(count, int) else shown_range(bounds)
-        return Outcome.fail(f"{len(keys)} Redis key(s) match {pattern!r}, expected {wanted}"
+        wanted = _("exactly {count}", count=count) if isinstance(count, int) else shown_range(bounds)
+        return Outcome.fail(_("{keys} Redis key(s) match {pattern}, expected {wanted}", keys=len(keys),
+                              pattern=repr(pattern), wanted=wanted)
                             + (f": {sample}" if keys else ""))
     if "ttl" in body:
         for key in keys[:TTL_SAMPLE]:
             if problem := await ttl_problem(client, key, body["ttl"]):
-                return Outcome.fail(f"{problem} (of the keys matching {pattern!r})")
-    return Outcome.ok(f"{len(keys)} Redis key(s) match {pattern!r}" + (f": {sample}" if keys else ""))
+                return Outcome.fail(_("{problem} (of the keys matching {pattern})", problem=problem,
+                                      pattern=repr(pattern)))
+    matched = _("{keys} Redis key(s) match {pattern}", keys=len(keys), pattern=repr(pattern))
+    return Outcome.ok(matched + (f": {sample}" if keys else ""))

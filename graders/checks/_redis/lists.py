@@ -7,6 +7,7 @@ from typing import Any
 from graders.checks._redis.keyspace import type_of, wrong_type
 from graders.checks._redis.values import judge_text
 from graders.checks._resp import CappedRedis
+from graders.i18n import _
 from graders.results import Outcome
 
 OPTIONS = {
@@ -21,17 +22,19 @@ async def judge_index(client: CappedRedis, body: dict[str, Any]) -> Outcome:
     if found not in ("list", "none"):
         return wrong_type(key, found, "list")
     if body.get("exists") is False:
-        return Outcome.ok(f"Redis has no list {key!r}, as expected") if found == "none" else \
-            Outcome.fail(f"Redis list {key!r} exists but should not")
+        return Outcome.ok(_("Redis has no list {key}, as expected", key=repr(key))) if found == "none" else \
+            Outcome.fail(_("Redis list {key} exists but should not", key=repr(key)))
     if found == "none":
-        return Outcome.fail(f"Redis has no list {key!r}")
+        return Outcome.fail(_("Redis has no list {key}", key=repr(key)))
     length = await client.llen(key)
     if length < body.get("min_length", 0):
-        return Outcome.fail(f"Redis list {key!r} has {length} elements, expected at least {body['min_length']}")
+        return Outcome.fail(_("Redis list {key} has {length} elements, expected at least {min_length}",
+                              key=repr(key), length=length, min_length=body['min_length']))
     if "index" not in body:
-        return Outcome.ok(f"Redis list {key!r} has {length} elements")
+        return Outcome.ok(_("Redis list {key} has {length} elements", key=repr(key), length=length))
     index = body["index"]
     raw = await client.lindex(key, index)
     if raw is None:
-        return Outcome.fail(f"Redis list {key!r} has no element at index {index} (it has {length})")
-    return judge_text(f"element {index} of Redis list {key!r}", raw, body)
+        return Outcome.fail(_("Redis list {key} has no element at index {index} (it has {length})", key=repr(key),
+                              index=index, length=length))
+    return judge_text(_("element {index} of Redis list {key}", index=index, key=repr(key)), raw, body)

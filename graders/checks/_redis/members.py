@@ -8,6 +8,7 @@ from typing import Any
 from graders.checks._expect import short
 from graders.checks._redis.keyspace import TYPE_WORDS, type_of, wrong_type
 from graders.checks._resp import CappedRedis
+from graders.i18n import _
 from graders.results import Outcome
 
 OPTIONS = {
@@ -37,26 +38,30 @@ async def judge_members(client: CappedRedis, body: dict[str, Any], kind: str) ->
     if found == "none":
         # Redis deletes a set when its last member goes: then `not_members` alone holds.
         absent_ok = body.get("exists") is False or not set(body) & {"members", "scores", "min_length", "exists"}
-        return Outcome.ok(f"Redis has no {noun} {key!r}, as expected") if absent_ok else \
-            Outcome.fail(f"Redis has no {noun} {key!r}")
+        return Outcome.ok(_("Redis has no {noun} {key}, as expected", noun=noun, key=repr(key))) if absent_ok else \
+            Outcome.fail(_("Redis has no {noun} {key}", noun=noun, key=repr(key)))
     if body.get("exists") is False:
-        return Outcome.fail(f"Redis {noun} {key!r} exists but should not")
+        return Outcome.fail(_("Redis {noun} {key} exists but should not", noun=noun, key=repr(key)))
     size = await (client.scard(key) if kind == "set" else client.zcard(key))
     wanted = [member_text(m) for m in [*body.get("members", []), *body.get("scores", {})]]
     if missing := [m for m in wanted if not await _has(client, key, kind, m)]:
-        return Outcome.fail(f"Redis {noun} {key!r} lacks {', '.join(map(repr, missing))}; "
-                            f"it holds {await _sample(client, key, kind, size)}")
+        return Outcome.fail(_("Redis {noun} {key} lacks {map}; it holds {value}", noun=noun, key=repr(key),
+                              map=', '.join(map(repr, missing)), value=await _sample(client, key, kind, size)))
     unwanted = [member_text(m) for m in body.get("not_members", [])]
     if extra := [m for m in unwanted if await _has(client, key, kind, m)]:
-        return Outcome.fail(f"Redis {noun} {key!r} still holds {', '.join(map(repr, extra))}")
+        return Outcome.fail(_("Redis {noun} {key} still holds {map}", noun=noun, key=repr(key),
+                              map=', '.join(map(repr, extra))))
     for member, score in (body.get("scores") or {}).items():
         got = await client.zscore(key, member_text(member))
         if abs(got - float(score)) > 1e-9:
-            return Outcome.fail(f"{member_text(member)!r} in Redis {noun} {key!r} has score {got:g}, "
-                                f"expected {float(score):g}")
+            return Outcome.fail(_("{member_text} in Redis {noun} {key} has score {got}, expected {score}",
+                                  member_text=repr(member_text(member)), noun=noun, key=repr(key),
+                                  got=format(got, "g"), score=format(float(score), "g")))
     if size < body.get("min_length", 0):
-        return Outcome.fail(f"Redis {noun} {key!r} has {size} members, expected at least {body['min_length']}")
-    return Outcome.ok(f"Redis {noun} {key!r} ({size} members) holds {await _sample(client, key, kind, size)}")
+        return Outcome.fail(_("Redis {noun} {key} has {size} members, expected at least {min_length}", noun=noun,
+                              key=repr(key), size=size, min_length=body['min_length']))
+    return Outcome.ok(_("Redis {noun} {key} ({size} members) holds {value}", noun=noun, key=repr(key), size=size,
+                        value=await _sample(client, key, kind, size)))
 
 
 async def _has(client: CappedRedis, key: str, kind: str, member: str) -> bool:
@@ -65,7 +70,7 @@ async def _has(client: CappedRedis, key: str, kind: str, member: str) -> bool:
 
 async def _sample(client: CappedRedis, key: str, kind: str, size: int) -> str:
     if kind == "set":
-        _, raw = await client.sscan(key, 0, count=SAMPLE * 2)
+        _unused, raw = await client.sscan(key, 0, count=SAMPLE * 2)
         shown = sorted(m.decode("utf-8", "replace") for m in raw)[:SAMPLE]
     else:
         shown = [f"{m.decode('utf-8', 'replace')}={s:g}" for m, s in await client.zrange(key, 0, SAMPLE - 1,
