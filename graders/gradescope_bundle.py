@@ -33,14 +33,16 @@ def maxima(spec_path: Path | str, capabilities: frozenset[str] = frozenset()) ->
     """(the spec's non-bonus maximum, the part of it a backend with `capabilities` can grade).
 
     Checks that `require` a capability the backend lacks (the local backend has none; Docker
-    has "docker") are left out of the maximum, so Gradescope's assignment points should be
-    the second number.
+    has "docker") are left out of the maximum, and a fallback counts only where its primary
+    cannot run, so Gradescope's assignment points should be the second number.
     """
     from graders.spec.loader import load_spec
 
-    checks = [c for c in load_spec(str(spec_path)).checks() if not c.bonus]
-    return (round(sum(c.points for c in checks), 2),
-            round(sum(c.points for c in checks if not c.requires - capabilities), 2))
+    spec = load_spec(str(spec_path))
+    checks = [c for c in spec.checks() if not c.bonus]
+    everything = spec.all_capabilities()
+    return (round(sum(c.points for c in checks if spec.counts_with(c, everything)), 2),
+            round(sum(c.points for c in checks if spec.counts_with(c, capabilities)), 2))
 
 
 class BundleError(Exception):

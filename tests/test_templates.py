@@ -108,9 +108,12 @@ def test_bundle_cli_writes_the_zip_and_exits_2_on_misuse(tmp_path):
 def test_bundle_reports_the_maximum_gradescope_should_use():
     full, local = maxima(LAB_SPEC)
     spec = load_spec(str(LAB_SPEC))
-    assert full == sum(c.points for c in spec.checks() if not c.bonus) == 100
-    needing_docker = sum(c.points for c in spec.checks() if not c.bonus and "docker" in c.requires)
-    assert local == full - needing_docker and maxima(LAB_SPEC, frozenset({"docker"})) == (full, full)
+    # A fallback counts only where its primary cannot run, so the full maximum leaves it out.
+    assert full == sum(c.points for c in spec.checks() if not c.bonus and not c.fallback_for) == 100
+    needing_nothing = sum(c.points for c in spec.checks() if not c.bonus and not c.requires)
+    assert local == needing_nothing < full
+    # Without a browser the chat page's fallback stands in for the browser check: same maximum.
+    assert maxima(LAB_SPEC, frozenset({"docker"})) == maxima(LAB_SPEC, frozenset({"docker", "browser"})) == (full, full)
 
 
 def test_gradescope_setup_installs_the_bundled_grader():

@@ -143,6 +143,16 @@ class Spec:
         """The checks graded in place of this one where what it `requires` is missing."""
         return [c for c in self.checks() if c.fallback_for == qualified_id]
 
+    def counts_with(self, check: CheckSpec, capabilities: frozenset[str] | set[str]) -> bool:
+        """Whether `check` is in the maximum of a grading that has `capabilities`: it needs
+        nothing missing, and, for a fallback, its primary cannot run there."""
+        if check.requires - set(capabilities):
+            return False
+        return not check.fallback_for or bool(self.check(check.fallback_for).requires - set(capabilities))
+
+    def all_capabilities(self) -> frozenset[str]:
+        return frozenset().union(*(c.requires for c in self.checks()))
+
 
 def in_language(texts: dict[str, str], lang: str) -> str:
     """A text in `lang`, else the language-free one, else English, else any."""
