@@ -78,9 +78,11 @@ def number(value: float) -> int | float:
 
 
 def total_line(report: GradingReport) -> str:
-    line = f"{points(report.score)} / {points(report.max_score)}"
-    if any(p.bonus for p in report.parts):
-        line += _(" (+{points} bonus)", points=points(report.bonus_score))
+    """The one score every format shows: the total a platform records (score + bonus) out of the
+    maximum, and how it is made when a bonus was earned, e.g. `80 / 100 (75 + 5 bonus)`."""
+    line = f"{points(report.total)} / {points(report.max_score)}"
+    if report.bonus_score:
+        line += _(" ({score} + {bonus} bonus)", score=points(report.score), bonus=points(report.bonus_score))
     return line
 
 

@@ -260,12 +260,15 @@ def test_github_classroom_publishes_output_summary_and_annotations(tmp_path, mon
     text = formats()["github-classroom"](report, STUDENT)
 
     lines = output.read_text().splitlines()
-    assert lines[0] == "earlier=1" and len(lines) == 2 and lines[1].startswith("result=")
+    assert lines[0] == "earlier=1" and lines[1].startswith("result=")
     decoded = json.loads(base64.b64decode(lines[1].removeprefix("result=")).decode("utf-8"))
     assert decoded == json.loads(text)
+    outputs = dict(line.split("=", 1) for line in lines[1:])
+    assert (outputs["total"], outputs["score"], outputs["bonus"], outputs["max-score"]) == ("13", "8", "5", "30")
+    assert outputs["gradable"] == "true" and outputs["status"] == "fail"
 
     page = summary.read_text(encoding="utf-8")
-    assert "Grade: 8 / 30 (+5 bonus)" in page and "Допишите строку" in page
+    assert "Grade: 13 / 30 (8 + 5 bonus)" in page and "Допишите строку" in page
     assert "secret-log-line" not in page and "secret_probe" not in page
 
     err = capsys.readouterr().err.splitlines()
@@ -274,7 +277,8 @@ def test_github_classroom_publishes_output_summary_and_annotations(tmp_path, mon
     assert all(line.startswith("::") for line in err)  # every newline of a message was escaped
     assert any("background.log_line" in line and "%0Ahint%3A" not in line and "%0Ahint: " in line for line in errors)
     assert not any("late_probe" in line for line in err)
-    assert any(line.startswith("::notice title=Score::") for line in err)
+    assert "::notice title=Score::13 / 30 (8 + 5 bonus)" in err
+    assert "::notice title=Autograding complete::Points 13/30" in err  # Classroom's record, the same number
 
 
 def test_github_classroom_annotations_are_capped_at_ten_per_step():
@@ -467,7 +471,7 @@ def test_markdown_shows_problems_first_in_a_code_block():
 
 def test_markdown_explains_each_failed_check_as_expected_seen_what_to_do():
     page = formats()["markdown"](some_failed(), STUDENT)
-    assert page.startswith("# Grade: 8 / 30 (+5 bonus)")
+    assert page.startswith("# Grade: 13 / 30 (8 + 5 bonus)")
     failed = page[:page.index("`background.log_line`")]
     section = failed[failed.rindex("### "):]
     assert "**Seen:**" in section and RUSSIAN in section and "**What to do:** Допишите строку в log.txt" in section
@@ -483,7 +487,7 @@ def test_markdown_collapses_passed_checks_and_says_nothing_twice():
 
 def test_markdown_in_russian_speaks_russian_around_the_messages():
     page = formats()["markdown"](some_failed(), ReportOptions(audience="student", lang="ru"))
-    assert page.startswith("# Оценка: 8 / 30 (+5 бонусом)") and "**Что увидели:**" in page
+    assert page.startswith("# Оценка: 13 / 30 (8 + бонус 5)") and "**Что увидели:**" in page
     assert "**Что сделать:**" in page and "| Часть | Баллы |" in page
 
 
@@ -543,10 +547,11 @@ def test_the_text_formats_do_not_emit_anything_on_stderr(capsys):
 def test_publish_accepts_an_explicit_environment(tmp_path):
     stream = io.StringIO()
     out = tmp_path / "o"
-    ghc.publish(ghc.result_dict(all_passed(), STUDENT), all_passed(), STUDENT,
+    report = all_passed()
+    ghc.publish(report, STUDENT, ghc.result_dict(report, STUDENT), ghc.runner_results(report, STUDENT),
                 env={"GITHUB_OUTPUT": str(out), "GITHUB_ACTIONS": "true"}, stderr=stream)
     assert out.read_text().startswith("result=") and "::error" not in stream.getvalue()
-    assert "::notice title=Score::18 / 18 (+5 bonus)" in stream.getvalue()
+    assert "::notice title=Score::23 / 18 (18 + 5 bonus)" in stream.getvalue()
 
 
 # --- student-controlled text is inert in every format ----------------------------------------
@@ -584,6 +589,7 @@ def test_student_text_cannot_forge_markup_in_any_format(audience, tmp_path, monk
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     formats()["github-classroom"](forged(), options)
     assert all(line.startswith("::") for line in capsys.readouterr().err.splitlines())  # no forged command
-    assert [line.split("=", 1)[0] for line in (tmp_path / "out").read_text().splitlines()] == ["result"]
+    assert [line.split("=", 1)[0] for line in (tmp_path / "out").read_text().splitlines()] == [
+        "result", "total", "score", "bonus", "max-score", "gradable", "status", "runners"]
     summary = re.sub(r"(?s)(`{3,}).*?\1", "", (tmp_path / "summary").read_text(encoding="utf-8"))
     assert "<h1>" not in summary and "http://evil" not in summary
