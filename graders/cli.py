@@ -184,6 +184,9 @@ def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
                                                      link_base=link_base, lang=args.lang))
         if out == "-":
             sys.stdout.write(text)
+        elif not text:  # the format has nothing to say (gradescope: not gradable here, so no score at all)
+            Path(out).unlink(missing_ok=True)
+            stderr.print(f"[bold]» {name}: no report written: this grading is not gradable here[/]")
         else:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             Path(out).write_text(text, encoding="utf-8")
