@@ -80,10 +80,10 @@ def _test(number_: str, part: PartResult, check: CheckResult, options: ReportOpt
 def _overall_output(report: GradingReport, options: ReportOptions) -> str:
     lines = ["**" + _("Score") + f": {total_line(report)}**", ""]
     if report.partial:
-        lines += [f"Partial: checks the `{report.backend}` backend cannot run are left out of the maximum "
-                  "(listed below).", ""]
+        lines += [_("Partial: checks the `{backend}` backend cannot run are left out of the maximum (listed below).",
+                    backend=report.backend), ""]
     if report.problems:
-        lines += ["**Problems** (fix these first; the checks below depend on them):", ""]
+        lines += ["**" + _("Problems") + "** " + _("(fix these first; the checks below depend on them):"), ""]
         for problem in report.problems:
             first, *rest = clean_text(problem).splitlines() or [""]
             lines.append(f"- {safe_md(first)}")
