@@ -32,7 +32,7 @@ import jsonschema
 import pytest
 import yaml
 
-from graders.backends.local.backend import NOTE_ETC_HOSTS
+from graders.backends.local.backend import NOTE_ENV_ONLY, NOTE_ETC_HOSTS
 from graders.gradescope_bundle import build_bundle
 from graders.spec.loader import load_spec
 from graders.validate import load_mutant, materialize
@@ -186,6 +186,8 @@ def test_gradescope_grades_flat_and_zipped_uploads_as_runner_py_does(gradescope_
         # Checks Gradescope cannot run (Docker-only) are no red 0/0 tests: they are not tests at all.
         assert all(t["max_score"] > 0 or t["status"] == "passed" for t in results["tests"]), (name, shape)
         assert not any(note in results["output"] for note in INSTRUCTOR_NOTES), results["output"]
+        print(f"\ngradescope {name} {shape}: {results['score']:g} (runner.py: {baseline['total']:g} / "
+              f"{baseline['max_score']:g})")
     assert graded[("reference", "flat")][0]["score"] > graded[(MUTANT, "flat")][0]["score"]
     mutant_failed = {t["name"].split(":")[0] for t in graded[(MUTANT, "zipped")][0]["tests"] if t["status"] == "failed"}
     assert "background.log_line" in mutant_failed
@@ -199,6 +201,7 @@ def lecture_style(reference: Path, dest: Path) -> Path:
     config.write_text(config.read_text().replace('os.getenv("REDIS_URL", "redis://redis:6379/0")',
                                                  '"redis://redis:6379/0"'))
     compose = yaml.safe_load((project / "compose.yaml").read_text())
+    compose = {key: value for key, value in compose.items() if not key.startswith("x-")}  # anchors: expanded
     for service in compose["services"].values():
         service.pop("environment", None)
     (project / "compose.yaml").write_text(yaml.safe_dump(compose, sort_keys=False))
@@ -214,20 +217,32 @@ def test_lecture_style_host_names_score_as_on_docker_without_cap_sys_admin(grade
     parts = [arg for part in LECTURE_PARTS for arg in ("--part", part)]
     out = tmp_path / "out"
     out.mkdir()
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1\tlocalhost\n")
+    (out / "ro").mkdir()
+    grade = ["/autograder/venv/bin/python", "/autograder/source/grader/runner.py", "grade", "/sub", "--backend",
+             "local", *parts, "--quiet", "--format", "json", "--out"]
     with ThreadPoolExecutor(2) as pool:
         on_docker = pool.submit(runner_json, str(project), "--backend", "docker", *parts)
         # The Gradescope container: root, Docker's default capabilities (no CAP_SYS_ADMIN, so no
         # mount namespace), its own writable /etc/hosts.
-        in_container = pool.submit(run_container, gradescope_image, "/autograder/venv/bin/python",
-                                   "/autograder/source/grader/runner.py", "grade", "/sub", "--backend", "local",
-                                   *parts, "--quiet", "--format", "json", "--out", "/out/report.json",
+        in_container = pool.submit(run_container, gradescope_image, *grade, "/out/report.json",
                                    mounts={project: "/sub", out: "/out"})
-        docker_report, proc = on_docker.result(), in_container.result()
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        # The same container with /etc/hosts read-only: the names by environment only, which
+        # hard-coded `redis` does not reach (what this test would see without the fix).
+        read_only = pool.submit(run_container, gradescope_image, *grade, "/out/ro/report.json",
+                                mounts={project: "/sub", out: "/out", hosts: "/etc/hosts:ro"})
+        docker_report, proc, ro_proc = on_docker.result(), in_container.result(), read_only.result()
+    assert proc.returncode == 0 and ro_proc.returncode == 0, proc.stderr[-3000:] + ro_proc.stderr[-3000:]
     local_report = json.loads((out / "report.json").read_text())
     assert NOTE_ETC_HOSTS in local_report["notes"], local_report["notes"]
+    env_only = json.loads((out / "ro" / "report.json").read_text())
+    assert NOTE_ENV_ONLY in env_only["notes"] and env_only["total"] < docker_report["total"]
     assert local_report["total"] == docker_report["total"] == docker_report["max_score"], (
         {k: v for k, v in checks_of(local_report).items() if v == 0})
+    print(f"\nlecture-style ({', '.join(LECTURE_PARTS)}): Docker {docker_report['total']:g}, local with /etc/hosts "
+          f"{local_report['total']:g}, local with names by environment only {env_only['total']:g} "
+          f"(of {docker_report['max_score']:g})")
     local = checks_of(local_report)
     assert local == {k: v for k, v in checks_of(docker_report).items() if k in local}
 
@@ -274,6 +289,8 @@ def test_prairielearn_grades_without_network_as_runner_py_does(prairielearn_imag
         assert sum(t["points"] for t in results["tests"]) == baseline["total"], (name, shape, stdout[-3000:])
         assert results["score"] == round(min(1.0, baseline["total"] / baseline["max_score"]), 4)
         assert not any(note in results["output"] for note in INSTRUCTOR_NOTES), results["output"]
+        print(f"\nprairielearn {name} {shape}: {sum(t['points'] for t in results['tests']):g} points, score "
+              f"{results['score']} (runner.py: {baseline['total']:g} / {baseline['max_score']:g})")
     assert graded[("reference", "zipped")][0]["score"] == 1
     assert graded[(MUTANT, "zipped")][0]["score"] < 1
 
@@ -363,3 +380,6 @@ def test_the_grading_step_gives_one_score_with_and_without_the_reporter(submissi
     assert console == posted == mutant["total"] and most == mutant["max_score"]  # the reporter's numbers are ours
     assert "Autograding complete" not in mproc.stderr  # the reporter posts it, not twice
     assert any(line.startswith("::error title=background.log_line") for line in mproc.stderr.splitlines())
+    print(f"\ngithub ({parts}): reference {outputs['total']}/{outputs['max-score']}, {MUTANT} {moutputs['total']}/"
+          f"{moutputs['max-score']} (runner.py: {reference['total']:g}, {mutant['total']:g}; the reporter's "
+          f"console {console:g}, Points {posted:g}/{most:g})")
