@@ -45,7 +45,8 @@ async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult
                            hint=hint_for(check, cause, options.lang), details=bounded(redact(details), DETAILS_CAP),
                            duration_s=duration, visibility=check.visibility, check_type=check.type,
                            contract=check.contract_in(options.lang), advice=check.advice, graded=counted,
-                           attachments=list(outcome.attachments) if outcome else [])
+                           attachments=list(outcome.attachments) if outcome else [],
+                           file=outcome.file if outcome else "", line=outcome.line if outcome else 0)
 
     missing = check.requires - capabilities
     if missing:

@@ -28,6 +28,7 @@ from graders.engine import GradeOptions, grade, grading_limits
 from graders.reports import ReportOptions, formats, save_attachments
 from graders.results import CheckResult, Status
 from graders.spec.loader import SpecError, load_spec
+from graders.uploads import SubmissionError, opened_upload
 from graders.validate import configure_validate, run_validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ class Usage(Exception):
 
 
 def configure_grade(p: argparse.ArgumentParser) -> None:
-    p.add_argument("submission", help="the submission folder")
+    p.add_argument("submission", help="the submission: its folder, a folder wrapping it, or a .zip of it")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="spec file (default: specs/lab4.yaml)")
     p.add_argument("--part", action="append", default=[], metavar="ID", help="grade only this part (repeatable)")
     p.add_argument("--format", action="append", default=[], metavar="NAME",
@@ -115,11 +116,11 @@ def writable_outputs(outs: list[str]) -> None:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    submission = Path(args.submission)
-    if not submission.exists():
-        raise Usage(f"{submission}: no such folder")
-    if not submission.is_dir():
-        raise Usage(f"{submission}: not a folder (unpack a zip first)")
+    upload = Path(args.submission)
+    if not upload.exists():
+        raise Usage(f"{upload}: no such folder")
+    if not upload.is_dir() and upload.suffix.lower() != ".zip":
+        raise Usage(f"{upload}: neither a folder nor a .zip")
     names = args.format or ["text"]
     unknown = [n for n in names if n not in formats()]
     if unknown:
@@ -137,13 +138,17 @@ def run_grade(args: argparse.Namespace) -> int:
                                                ("total_s", args.total_timeout)) if value}
     spec = replace(spec, timeouts=replace(spec.timeouts, **overrides))
     stderr = Console(stderr=True, no_color=args.no_color, highlight=False)
-    backend = make_backend(submission, spec, args)
     try:
-        report = _grade_and_report(submission, spec, backend, args, stderr)
-    finally:
-        if not args.workdir and not args.keep_up:  # our own temporary folder: leave nothing but attachments
-            _clear_workdir(Path(backend.workdir), keep=ATTACHMENTS)
-    if args.fail_under is not None and report.score < args.fail_under:
+        with opened_upload(upload) as submission:  # a zip, or a folder wrapping the project: its project
+            backend = make_backend(submission, spec, args)
+            try:
+                report = _grade_and_report(submission, spec, backend, args, stderr)
+            finally:
+                if not args.workdir and not args.keep_up:  # our own temporary folder: leave only attachments
+                    _clear_workdir(Path(backend.workdir), keep=ATTACHMENTS)
+    except SubmissionError as exc:
+        raise Usage(str(exc)) from None
+    if args.fail_under is not None and report.score + report.bonus_score < args.fail_under:
         return EXIT_UNDER
     return EXIT_OK
 
@@ -179,6 +184,9 @@ def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
                                                      link_base=link_base, lang=args.lang))
         if out == "-":
             sys.stdout.write(text)
+        elif not text:  # the format has nothing to say (gradescope: not gradable here, so no score at all)
+            Path(out).unlink(missing_ok=True)
+            stderr.print(f"[bold]» {name}: no report written: this grading is not gradable here[/]")
         else:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             Path(out).write_text(text, encoding="utf-8")

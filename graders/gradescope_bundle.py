@@ -2,7 +2,8 @@
 
 The zip holds, at its root (Gradescope looks there), `setup.sh` and `run_autograder` from
 templates/gradescope/ (both executable), and under `grader/` the grader's source package
-(pyproject.toml, README.md, runner.py, graders/) with the spec as `grader/specs/<name>`;
+(pyproject.toml, README.md, runner.py, graders/) with the spec as `grader/specs/<name>` and the
+wheelhouse lists as `grader/specs/wheelhouse/*.txt` (the reference's pins as `reference.txt`);
 `run_autograder` is written to grade with that spec. Gradescope unpacks the zip into
 /autograder/source, and setup.sh installs `grader/` into a virtualenv.
 
@@ -92,6 +93,12 @@ def build_bundle(spec: Path | str, out: Path | str, root: Path = ROOT, check_spe
         for path in _package_files(root):
             _add(archive, f"grader/{path.relative_to(root).as_posix()}", path.read_bytes(), REGULAR)
         _add(archive, f"grader/{spec_member}", spec.read_bytes(), REGULAR)
+        # The wheelhouse setup.sh builds: the lab's packages, and the reference's pinned versions.
+        for path in sorted((root / "specs" / "wheelhouse").glob("*.txt")):
+            _add(archive, f"grader/specs/wheelhouse/{path.name}", path.read_bytes(), REGULAR)
+        pins = root / "reference" / "requirements.txt"
+        if pins.is_file():
+            _add(archive, "grader/specs/wheelhouse/reference.txt", pins.read_bytes(), REGULAR)
     return out
 
 

@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field
 MESSAGE_CAP = 2_000
 DETAILS_CAP = 8_000
 PROBLEM_CAP = 8_000
+# Problems (`step: message`) that make a grading no score at all: this machine could not grade
+# it (a requirement its wheelhouse lacks, with no network), which is not the student's doing.
+UNGRADABLE_STEPS = ("offline",)
 
 
 def bounded(text: str, cap: int) -> str:
@@ -51,6 +54,8 @@ class Outcome:
     details: str = ""  # longer evidence for instructors: body excerpts, log tails
     cause: str = ""  # the kind of failure (graders.checks._causes), which picks the hint
     attachments: tuple[Attachment, ...] = ()
+    file: str = ""  # the submission's file the verdict points at (relative), and its line (0: none)
+    line: int = 0
 
     @classmethod
     def ok(cls, message: str, details: str = "", attachments: tuple[Attachment, ...] = ()) -> Outcome:
@@ -81,6 +86,8 @@ class CheckResult:
     attachments: list[Attachment] = field(default_factory=list)
     contract: str = ""  # the assignment's line this check enforces
     advice: bool = False  # good practice, reported but never scored
+    file: str = ""  # the submission's file the verdict points at (relative; "" none), and its line (0: none)
+    line: int = 0
 
     @property
     def advice_unmet(self) -> bool:
@@ -146,6 +153,15 @@ class GradingReport:
     def bonus_score(self) -> float:
         return round(sum(p.score for p in self.parts if p.bonus), 2)
 
+    @property
+    def total(self) -> float:
+        """What a platform records: the score plus the bonus (which may pass the maximum)."""
+        return round(self.score + self.bonus_score, 2)
+
+    @property
+    def gradable(self) -> bool:
+        return not any(p.split(":", 1)[0].strip() in UNGRADABLE_STEPS for p in self.problems)
+
     def all_checks(self):
         for part in self.parts:
             for check in part.checks:
@@ -156,6 +172,8 @@ class GradingReport:
             "score": self.score,
             "max_score": self.max_score,
             "bonus_score": self.bonus_score,
+            "total": self.total,
+            "gradable": self.gradable,
             "parts": [
                 {
                     "id": p.id,

@@ -20,7 +20,7 @@ import pytest
 
 from graders.backends.base import Limits, StackError
 from graders.backends.local import LocalBackend
-from graders.backends.local.backend import NOTE_ENV_ONLY, NOTE_NAMESPACE
+from graders.backends.local.backend import NOTE_ENV_ONLY, NOTE_ETC_HOSTS, NOTE_NAMESPACE
 from graders.backends.local.env import find_redis_server
 from graders.backends.local.proc import processes_of_run
 from graders.engine import GradeOptions, grade
@@ -66,7 +66,7 @@ def test_the_reference_passes_every_runtime_check_locally(tmp_path):
     assert report.score == report.max_score and not report.partial
     assert "queue.drained_later" in results and "queue.worker_survives_idle" in results
     assert report.backend == "local" and report.run_id == backend.run_id
-    assert any(note in report.notes for note in (NOTE_NAMESPACE, NOTE_ENV_ONLY))
+    assert any(note in report.notes for note in (NOTE_NAMESPACE, NOTE_ETC_HOSTS, NOTE_ENV_ONLY))
     assert any("'nginx'" in note and "needs Docker" in note for note in report.notes)
     assert set(report.service_logs) == {"redis", "web", "worker", "celery_worker"}
     assert not backend.root.exists() and processes_of_run(backend.run_id) == []

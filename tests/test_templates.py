@@ -1,7 +1,8 @@
 """The platform templates: the GitHub Classroom workflow, the Gradescope zip, PrairieLearn's files.
 
 No Docker and no platform here: the files are parsed and checked for what each platform
-requires, and the Gradescope zip is built into a temporary folder.
+requires, and the Gradescope zip is built into a temporary folder. The templates run as each
+platform runs them in tests/test_platform_templates.py.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ def test_run_autograder_grades_the_submission_with_the_bundled_spec(bundle):
         spec = archive.read("grader/specs/lab4.yaml")
     assert script.startswith("#!/usr/bin/env bash\n")
     assert 'SPEC="$SOURCE/grader/specs/lab4.yaml"' in script and "@SPEC@" not in script
-    assert 'SUBMISSION="$ROOT/submission"' in script
-    for flag in ("--format gradescope --out \"$RESULTS/results.json\"", "--backend local", "--spec \"$SPEC\""):
+    assert 'grade "$ROOT/submission"' in script  # runner.py finds the project in the upload itself
+    assert "shopt" not in script and "nullglob" not in script  # no folder finding in shell
+    for flag in ("--format gradescope --out \"$RESULTS/results.json\"", "--backend local", "--spec \"$SPEC\"",
+                 "--lang ru", "--audience student", "LAB4_GRADER_WHEELHOUSE"):
         assert flag in script
     assert 'RESULTS="$ROOT/results"' in script and 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in script
     assert spec == LAB_SPEC.read_bytes()
@@ -147,8 +150,14 @@ def test_workflow_wires_the_grader_output_into_the_reporter(workflow):
     step_id = grader["id"]
     assert step_id.isalnum()  # the reporter upper-cases it into <ID>_RESULTS
     assert "--format github-classroom" in grader["run"] and "--audience student" in grader["run"]
-    assert reporter["with"]["runners"] == step_id
-    assert reporter["env"] == {f"{step_id.upper()}_RESULTS": f"${{{{ steps.{step_id}.outputs.result }}}}"}
+    # One runner per check, named in the grading step's output; their <RUNNER>_RESULTS come through
+    # GITHUB_ENV. The reporter is optional: without it the grading step posts Classroom's notices.
+    assert reporter["with"]["runners"] == f"${{{{ steps.{step_id}.outputs.runners }}}}"
+    assert "env.GRADER_CLASSROOM_REPORTER == 'true'" in reporter["if"]
+    assert workflow["env"]["GRADER_CLASSROOM_REPORTER"] == "false"
+    assert "--format json" in grader["run"] and "GRADER_FAIL_UNDER" in grader["run"]
+    artifact = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert artifact["if"] == "always()" and "grading" in artifact["with"]["path"]
 
 
 def test_workflow_installs_the_grader_outside_the_submission(workflow):
@@ -175,9 +184,12 @@ def test_prairielearn_info_json_enables_external_grading_within_limits():
 def test_prairielearn_entrypoint_grades_the_student_into_results_json():
     script = (TEMPLATES / "prairielearn" / "run.sh").read_text()
     assert "mkdir -p \"$RESULTS\"" in script and 'RESULTS="$GRADE_ROOT/results"' in script
-    assert 'SUBMISSION="$GRADE_ROOT/student"' in script and 'GRADE_ROOT="${GRADE_ROOT:-/grade}"' in script
-    for flag in ("--format prairielearn --out \"$RESULTS/results.json\"", "--backend local"):
+    assert 'grade "$GRADE_ROOT/student"' in script and 'GRADE_ROOT="${GRADE_ROOT:-/grade}"' in script
+    assert "zipfile" not in script and "shopt" not in script  # the upload is unpacked in Python, by runner.py
+    for flag in ("--format prairielearn --out \"$RESULTS/results.json\"", "--backend local", "--lang ru"):
         assert flag in script
+    dockerfile = (TEMPLATES / "prairielearn" / "Dockerfile").read_text()
+    assert "LAB4_GRADER_OFFLINE=1" in dockerfile and "graders.wheelhouse" in dockerfile
 
 
 @pytest.mark.parametrize("script", ["gradescope/setup.sh", "gradescope/run_autograder", "prairielearn/run.sh"])
@@ -191,7 +203,7 @@ def test_shell_templates_are_executable_and_parse(script):
 def test_prairielearn_fallback_writes_an_ungradable_result(tmp_path):
     """The entrypoint's fallback, run as the script runs it, gives schema-valid JSON."""
     script = (TEMPLATES / "prairielearn" / "run.sh").read_text()
-    fallback = script[script.index("  python3 - \"$status\""):]
+    fallback = script[script.index('  "$PYTHON" - "$status"'):]
     code = fallback[fallback.index("<<'PY'\n") + len("<<'PY'\n"):fallback.index("\nPY\n")]
     out = tmp_path / "results.json"
     subprocess.run([sys.executable, "-", "3", str(out)], input=code, text=True, check=True)
@@ -200,41 +212,3 @@ def test_prairielearn_fallback_writes_an_ungradable_result(tmp_path):
     import jsonschema
 
     jsonschema.validate(result, json.loads((ROOT / "specs/formats/prairielearn.schema.json").read_text()))
-
-
-# --- the entrypoints run for real, on the reference, with the local backend -----------------
-
-def run_entrypoint(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    # No Docker engine answers for the child: exactly the platforms' situation.
-    return subprocess.run(["bash", str(script)], env={**clean, "DOCKER_HOST": "unix:///nonexistent.sock",
-                                                      "GRADER_PYTHON": sys.executable, **env},
-                          capture_output=True, text=True, timeout=900)
-
-
-@pytest.mark.local
-def test_gradescope_run_autograder_writes_valid_results_for_the_reference(bundle, tmp_path):
-    import jsonschema
-
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(bundle) as archive:
-        archive.extractall(root / "source")
-    shutil.copytree(ROOT / "reference", root / "submission", ignore=shutil.ignore_patterns("__pycache__"))
-    proc = run_entrypoint(root / "source" / "run_autograder", {"AUTOGRADER_ROOT": str(root)})
-    results = json.loads((root / "results" / "results.json").read_text())
-    jsonschema.validate(results, json.loads((ROOT / "specs/formats/gradescope.schema.json").read_text()))
-    failed = [t["name"] for t in results["tests"] if t.get("status") == "failed" and t["max_score"] > 0]
-    assert failed == [], proc.stdout[-3000:]
-    assert results["score"] == maxima(LAB_SPEC)[1], proc.stderr[-2000:]
-
-
-@pytest.mark.local
-def test_prairielearn_entrypoint_writes_valid_results_for_the_reference(tmp_path):
-    import jsonschema
-
-    grade = tmp_path / "grade"
-    shutil.copytree(ROOT / "reference", grade / "student", ignore=shutil.ignore_patterns("__pycache__"))
-    proc = run_entrypoint(TEMPLATES / "prairielearn" / "run.sh", {"GRADE_ROOT": str(grade), "GRADER_DIR": str(ROOT)})
-    results = json.loads((grade / "results" / "results.json").read_text())
-    jsonschema.validate(results, json.loads((ROOT / "specs/formats/prairielearn.schema.json").read_text()))
-    assert results["gradable"] is True and results["score"] == 1, proc.stdout[-3000:]

@@ -33,8 +33,9 @@ from celery import Celery
 from celery.signals import worker_ready
 
 from graders.batch.grading import STATE_FILE, Row, grade_one, previous_row, spec_hash
-from graders.batch.submissions import SKIP_DIRS, Submission, SubmissionError, content_hash, unpack_zip
+from graders.batch.submissions import SKIP_DIRS, Submission, content_hash
 from graders.batch.upkeep import Claim, sweep_dead_runs
+from graders.uploads import SubmissionError, unpack_zip
 
 QUEUE = "lab4-grader"
 MAX_ATTEMPTS = 3  # a submission whose workers keep dying is not handed out forever

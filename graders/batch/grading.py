@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graders.backends.process import run_command
-from graders.batch.submissions import Submission, SubmissionError, content_hash, materialise
+from graders.batch.submissions import Submission, content_hash, materialise
+from graders.uploads import SubmissionError
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMAT_FILES = {"json": "report.json", "text": "report.txt", "markdown": "feedback.md", "junit": "junit.xml",

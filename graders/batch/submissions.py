@@ -1,4 +1,4 @@
-"""Finding submissions in a folder, hashing them, unpacking zips safely."""
+"""Finding submissions in a folder, hashing them; zips are unpacked by graders.uploads."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ import hashlib
 import os
 import shutil
 import stat
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from graders.policy import MAX_TREE_BYTES
+from graders.uploads import unpack_zip
 
 SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
-MAX_ZIP_BYTES = 200 * 1024 * 1024  # unpacked
-MAX_ZIP_FILES = 20_000
-
-
-class SubmissionError(Exception):
-    """A submission that cannot even be unpacked or read: its row says why."""
 
 
 @dataclass(frozen=True)
@@ -77,32 +71,6 @@ def content_hash(submission: Submission) -> str:
             digest.update(rel.encode() + b"\0")
             _file_digest(path, digest)
     return digest.hexdigest()[:16]
-
-
-def unpack_zip(archive: Path, target: Path) -> Path:
-    """Unpack with limits (size, count, no path escapes, no links); return the submission
-    folder: the single top folder when the zip has one, else `target`."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            if len(members) > MAX_ZIP_FILES:
-                raise SubmissionError(f"{archive.name}: {len(members)} files, more than {MAX_ZIP_FILES}")
-            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise SubmissionError(f"{archive.name}: unpacks to more than {MAX_ZIP_BYTES >> 20} MiB")
-            root = target.resolve()
-            for member in members:
-                if stat.S_ISLNK(member.external_attr >> 16):
-                    raise SubmissionError(f"{archive.name}: {member.filename} is a symbolic link")
-                destination = (root / member.filename).resolve()
-                if not destination.is_relative_to(root):
-                    raise SubmissionError(f"{archive.name}: {member.filename} points outside the archive")
-            zf.extractall(root)
-    except zipfile.BadZipFile as exc:
-        raise SubmissionError(f"{archive.name}: not a valid zip ({exc})") from None
-    entries = [e for e in target.iterdir() if e.name != "__MACOSX"]
-    if len(entries) == 1 and entries[0].is_dir():
-        return entries[0]
-    return target
 
 
 def materialise(submission: Submission, scratch: Path) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,17 @@ EXAMPLE = """\
 
 @check_type("dockerfile", schema=SCHEMA, needs_stack=False, example=EXAMPLE)
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
+    outcome = _rule(ctx, body)
+    path = dockerfile_path(ctx, body)
+    line = re.match(r"line (\d+)\b", outcome.message)
+    if line and not outcome.passed:  # CI annotates that line of the student's file
+        # The Docker backend builds from a private copy: a path outside the submission is the copy's.
+        shown = path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else Path(path.name)
+        return dataclasses.replace(outcome, file=shown.as_posix(), line=int(line[1]))
+    return outcome
+
+
+def _rule(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     if body["rule"] == "dockerignore":
         context = dockerfile_path(ctx, body).parent
         ignore = context / ".dockerignore"

@@ -15,9 +15,16 @@ takes the maximum from the assignment's settings (set it to the non-bonus maximu
   students; the total still counts it), `after_due_date` -> "after_due_date". The student
   audience only leaves the instructors' `details` (body excerpts, log tails) out of outputs.
 - Skipped and errored checks are "failed" with their reason in the output; `status` is always
-  given, so a 0-point check is never shown as passed.
+  given, so a 0-point check is never shown as passed. Advice checks (0 points) are "passed" with
+  the advice in their output: never a red test.
+- Checks this grading could not run (a capability the platform lacks: Docker on Gradescope) are
+  left out of `tests` and listed with the reason in the overall output: Gradescope has no
+  "skipped" status, and a red 0/0 test would read as a failure.
 - `stdout_visibility` is "hidden": stdout carries the grader's progress and text report for
-  instructors.
+  instructors; the grader's notes (how it ran) reach the output only for instructors.
+- A grading this machine could not complete (`report.gradable` false: a requirement its
+  wheelhouse lacks, with no network) renders as nothing: Gradescope then records no score and
+  says the autograder failed, and the instructor regrades once the wheelhouse has it.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from graders.reports import ReportOptions, report_format
+from graders.i18n import _
+from graders.reports import ReportOptions, for_audience, report_format
 from graders.reports.markdown import (
     DETAILS_LIMIT,
     MESSAGE_LIMIT,
@@ -70,23 +78,27 @@ def _test(number_: str, part: PartResult, check: CheckResult, options: ReportOpt
 
 
 def _overall_output(report: GradingReport, options: ReportOptions) -> str:
-    lines = [f"**Score: {total_line(report)}**", ""]
+    lines = ["**" + _("Score") + f": {total_line(report)}**", ""]
     if report.partial:
-        lines += [f"Partial: checks the `{report.backend}` backend cannot run are left out of this score "
-                  "(see the notes).", ""]
+        lines += [_("Partial: checks the `{backend}` backend cannot run are left out of the maximum (listed below).",
+                    backend=report.backend), ""]
     if report.problems:
-        lines += ["**Problems** (fix these first; the checks below depend on them):", ""]
+        lines += ["**" + _("Problems") + "** " + _("(fix these first; the checks below depend on them):"), ""]
         for problem in report.problems:
             first, *rest = clean_text(problem).splitlines() or [""]
             lines.append(f"- {safe_md(first)}")
             if rest:
                 lines += ["", fence(truncate("\n".join(rest), PROBLEM_LIMIT, where="start")), ""]
         lines.append("")
-    hidden = [c for _, c in report.all_checks() if c.visibility != "visible"]
-    if hidden:
+    left_out = [c for _p, c in for_audience(report, options).all_checks() if not c.graded]
+    if left_out:
+        lines += [_("Not graded here (not part of this score):"), ""]
+        lines += [f"- {safe_md(clean_text(c.title))}: {safe_md(clean_text(c.message))}" for c in left_out] + [""]
+    hidden = [c for _p, c in report.all_checks() if c.visibility != "visible" and c.graded]
+    if hidden and options.audience != "student":
         lines.append(f"{len(hidden)} check(s) are hidden from students for now; their points count.")
-    for note in report.notes:
-        lines.append(f"- {safe_md(note)}")
+    if options.audience != "student":  # how the grader ran (backends, caches): the instructor's business
+        lines += [f"- {safe_md(note)}" for note in report.notes]
     if report.lint:
         lines += ["", "**Dockerfile suggestions** (hadolint, not scored):", ""]
         lines += [f"- {safe_md(finding)}" for finding in report.lint]
@@ -95,9 +107,9 @@ def _overall_output(report: GradingReport, options: ReportOptions) -> str:
 
 def results_dict(report: GradingReport, options: ReportOptions) -> dict[str, Any]:
     tests = [_test(f"{pi}.{ci}", part, check, options)
-             for pi, part in enumerate(report.parts, 1) for ci, check in enumerate(part.checks, 1)]
+             for pi, part in enumerate(report.parts, 1) for ci, check in enumerate(part.checks, 1) if check.graded]
     return {
-        "score": number(report.score + report.bonus_score),
+        "score": number(report.total),
         "execution_time": int(round(report.timings.total_s)),
         "output": _overall_output(report, options),
         "output_format": "md",
@@ -109,4 +121,6 @@ def results_dict(report: GradingReport, options: ReportOptions) -> dict[str, Any
 
 @report_format("gradescope")
 def render(report: GradingReport, options: ReportOptions) -> str:
+    if not report.gradable:
+        return ""  # no results.json: Gradescope records no score (see the module's docstring)
     return json.dumps(results_dict(report, options), ensure_ascii=False, indent=2) + "\n"

@@ -19,6 +19,7 @@ def report_dict(report: GradingReport, options: ReportOptions) -> dict:
         visible_ids = {(p.id, c.id) for p, c in for_audience(report, options).all_checks()}
         for part in data["parts"]:
             part["checks"] = [c for c in part["checks"] if (part["id"], c["id"]) in visible_ids]
+        data["notes"] = []  # how the grader ran (backends, caches, hosts): the instructor's business
         if hidden:
             data["notes"].append(f"{len(hidden)} hidden check(s) count toward the score but are not shown")
     else:

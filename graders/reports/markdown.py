@@ -78,9 +78,11 @@ def number(value: float) -> int | float:
 
 
 def total_line(report: GradingReport) -> str:
-    line = f"{points(report.score)} / {points(report.max_score)}"
-    if any(p.bonus for p in report.parts):
-        line += _(" (+{points} bonus)", points=points(report.bonus_score))
+    """The one score every format shows: the total a platform records (score + bonus) out of the
+    maximum, and how it is made when a bonus was earned, e.g. `80 / 100 (75 + 5 bonus)`."""
+    line = f"{points(report.total)} / {points(report.max_score)}"
+    if report.bonus_score:
+        line += _(" ({score} + {bonus} bonus)", score=points(report.score), bonus=points(report.bonus_score))
     return line
 
 
@@ -114,7 +116,7 @@ def _cell(text: str, limit: int = 300) -> str:
 STEPS = {"policy": N_("Refused"), "compose-config": N_("The compose file"), "find": N_("The files"),
          "build": N_("The build"), "pull": N_("Images"), "start": N_("The start"), "ready": N_("Readiness"),
          "stack": N_("The stack"), "address": N_("The ports"), "teardown": N_("Teardown"),
-         "total time": N_("Time")}
+         "total time": N_("Time"), "offline": N_("Not gradable here")}
 STATUS_WORDS = {Status.FAILED: N_("failed"), Status.ERROR: N_("could not be checked"), Status.SKIPPED: N_("skipped"),
                 Status.PASSED: N_("passed")}
 
@@ -161,6 +163,9 @@ def render_markdown(report: GradingReport, options: ReportOptions, heading: str 
     shown = for_audience(report, options)
     h2, h3 = heading + "#", heading + "##"
     out: list[str] = [f"{heading} " + _("Grade") + f": {total_line(report)}", ""]
+    if not report.gradable:
+        out += ["_" + _("Not graded: this machine could not grade the submission (see below); these points are no "
+                        "verdict on your work.") + "_", ""]
     if report.partial:
         out += ["_" + _("Partial score: checks this grading could not run are left out of the maximum.") + "_", ""]
     if report.problems:

@@ -9,10 +9,14 @@ Fields follow PrairieLearn's docs/externalGrading.md ("Grading results"): `grada
   takes no points and does not count the attempt) when nothing of the stack could be
   evaluated because of the submission's files: a problem of the step `find` (no compose file
   and no Dockerfile), `compose-config` (the compose file is malformed) or `policy` (the
-  submission was refused). A failed build stays gradable: the spec grades it
+  submission was refused); and when this machine could not grade it (`offline`: a requirement
+  the image's wheelhouse lacks, with networking off). A failed build stays gradable: the spec grades it
   (`docker.image_builds`) and the static checks still earn their points.
 - `score` = (score + bonus) / max, capped at 1: a bonus makes up for lost points but cannot
   pass 100 %. Each test's `points` is what the check earned; their sum is score + bonus.
+- Checks this grading could not run (Docker-only ones on PrairieLearn) are left out of `tests`
+  and named, with the reason, in `output`; the grader's notes reach `output` only for
+  instructors.
 - With `--audience student` hidden checks are merged into one test "hidden checks (N)", so
   the points still add up and their names stay unseen; instructors' `details` and service
   logs are left out.
@@ -27,10 +31,11 @@ from typing import Any
 
 from graders.reports import ReportOptions, for_audience, report_format
 from graders.reports.markdown import clean_text, hidden_checks, number, points, problem_step, total_line, truncate
+from graders.results import UNGRADABLE_STEPS as RESULTS_UNGRADABLE
 from graders.results import CheckResult, GradingReport, PartResult, Status
 
 SIZE_LIMIT = 1_000_000  # bytes of JSON
-UNGRADABLE_STEPS = ("find", "compose-config", "policy")
+UNGRADABLE_STEPS = ("find", "compose-config", "policy", *RESULTS_UNGRADABLE)
 TRUNCATED_NOTE = "Some long texts were shortened to keep results.json under PrairieLearn's 1 MB limit."
 
 
@@ -69,7 +74,10 @@ def _output(report: GradingReport, options: ReportOptions, limit: int) -> str:
     lines = []
     for problem in report.problems:
         lines += [clean_text(problem), ""]
-    lines += [f"note: {clean_text(n)}" for n in report.notes]
+    left_out = [c for _p, c in for_audience(report, options).all_checks() if not c.graded]
+    lines += [f"not graded here: {clean_text(c.title)}: {clean_text(c.message)}" for c in left_out]
+    if options.audience != "student":  # how the grader ran: the instructor's business
+        lines += [f"note: {clean_text(n)}" for n in report.notes]
     lines += [f"suggestion (hadolint, not scored): {clean_text(f)}" for f in report.lint]
     if options.audience != "student":
         for service, log in sorted(report.service_logs.items()):
@@ -84,11 +92,11 @@ def _build(report: GradingReport, options: ReportOptions, limit: int) -> dict[st
                 "message": truncate("The submission could not be graded: " + "; ".join(errors), max(limit, 500)),
                 "output": _output(report, options, limit * 10)}
     shown = for_audience(report, options)
-    tests = [_test(p, c, options, limit) for p, c in shown.all_checks()]
+    tests = [_test(p, c, options, limit) for p, c in shown.all_checks() if c.graded]
     hidden = hidden_checks(report, options)
     if hidden:
         tests.append(_hidden_test(hidden))
-    total = report.score + report.bonus_score
+    total = report.total
     score = min(1.0, total / report.max_score) if report.max_score else (1.0 if total else 0.0)
     message = f"Score: {total_line(report)}."
     if report.partial:

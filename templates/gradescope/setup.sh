@@ -15,4 +15,7 @@ service redis-server stop || true
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet --upgrade pip
 /autograder/venv/bin/pip install --quiet /autograder/source/grader
+# The lab's packages as wheels for this Python: submissions' environments install from here
+# first (run_autograder sets LAB4_GRADER_WHEELHOUSE), so a grading does not wait on PyPI.
+/autograder/venv/bin/python -m graders.wheelhouse /autograder/wheelhouse /autograder/source/grader/specs/wheelhouse/*.txt
 /autograder/venv/bin/python -c "import graders; print('lab4-grader', graders.__version__)"

@@ -260,12 +260,15 @@ def test_github_classroom_publishes_output_summary_and_annotations(tmp_path, mon
     text = formats()["github-classroom"](report, STUDENT)
 
     lines = output.read_text().splitlines()
-    assert lines[0] == "earlier=1" and len(lines) == 2 and lines[1].startswith("result=")
+    assert lines[0] == "earlier=1" and lines[1].startswith("result=")
     decoded = json.loads(base64.b64decode(lines[1].removeprefix("result=")).decode("utf-8"))
     assert decoded == json.loads(text)
+    outputs = dict(line.split("=", 1) for line in lines[1:])
+    assert (outputs["total"], outputs["score"], outputs["bonus"], outputs["max-score"]) == ("13", "8", "5", "30")
+    assert outputs["gradable"] == "true" and outputs["status"] == "fail"
 
     page = summary.read_text(encoding="utf-8")
-    assert "Grade: 8 / 30 (+5 bonus)" in page and "Допишите строку" in page
+    assert "Grade: 13 / 30 (8 + 5 bonus)" in page and "Допишите строку" in page
     assert "secret-log-line" not in page and "secret_probe" not in page
 
     err = capsys.readouterr().err.splitlines()
@@ -274,7 +277,8 @@ def test_github_classroom_publishes_output_summary_and_annotations(tmp_path, mon
     assert all(line.startswith("::") for line in err)  # every newline of a message was escaped
     assert any("background.log_line" in line and "%0Ahint%3A" not in line and "%0Ahint: " in line for line in errors)
     assert not any("late_probe" in line for line in err)
-    assert any(line.startswith("::notice title=Score::") for line in err)
+    assert "::notice title=Score::13 / 30 (8 + 5 bonus)" in err
+    assert "::notice title=Autograding complete::Points 13/30" in err  # Classroom's record, the same number
 
 
 def test_github_classroom_annotations_are_capped_at_ten_per_step():
@@ -467,7 +471,7 @@ def test_markdown_shows_problems_first_in_a_code_block():
 
 def test_markdown_explains_each_failed_check_as_expected_seen_what_to_do():
     page = formats()["markdown"](some_failed(), STUDENT)
-    assert page.startswith("# Grade: 8 / 30 (+5 bonus)")
+    assert page.startswith("# Grade: 13 / 30 (8 + 5 bonus)")
     failed = page[:page.index("`background.log_line`")]
     section = failed[failed.rindex("### "):]
     assert "**Seen:**" in section and RUSSIAN in section and "**What to do:** Допишите строку в log.txt" in section
@@ -483,7 +487,7 @@ def test_markdown_collapses_passed_checks_and_says_nothing_twice():
 
 def test_markdown_in_russian_speaks_russian_around_the_messages():
     page = formats()["markdown"](some_failed(), ReportOptions(audience="student", lang="ru"))
-    assert page.startswith("# Оценка: 8 / 30 (+5 бонусом)") and "**Что увидели:**" in page
+    assert page.startswith("# Оценка: 13 / 30 (8 + бонус 5)") and "**Что увидели:**" in page
     assert "**Что сделать:**" in page and "| Часть | Баллы |" in page
 
 
@@ -543,10 +547,11 @@ def test_the_text_formats_do_not_emit_anything_on_stderr(capsys):
 def test_publish_accepts_an_explicit_environment(tmp_path):
     stream = io.StringIO()
     out = tmp_path / "o"
-    ghc.publish(ghc.result_dict(all_passed(), STUDENT), all_passed(), STUDENT,
+    report = all_passed()
+    ghc.publish(report, STUDENT, ghc.result_dict(report, STUDENT), ghc.runner_results(report, STUDENT),
                 env={"GITHUB_OUTPUT": str(out), "GITHUB_ACTIONS": "true"}, stderr=stream)
     assert out.read_text().startswith("result=") and "::error" not in stream.getvalue()
-    assert "::notice title=Score::18 / 18 (+5 bonus)" in stream.getvalue()
+    assert "::notice title=Score::23 / 18 (18 + 5 bonus)" in stream.getvalue()
 
 
 # --- student-controlled text is inert in every format ----------------------------------------
@@ -584,6 +589,95 @@ def test_student_text_cannot_forge_markup_in_any_format(audience, tmp_path, monk
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     formats()["github-classroom"](forged(), options)
     assert all(line.startswith("::") for line in capsys.readouterr().err.splitlines())  # no forged command
-    assert [line.split("=", 1)[0] for line in (tmp_path / "out").read_text().splitlines()] == ["result"]
+    assert [line.split("=", 1)[0] for line in (tmp_path / "out").read_text().splitlines()] == [
+        "result", "total", "score", "bonus", "max-score", "gradable", "status", "runners"]
     summary = re.sub(r"(?s)(`{3,}).*?\1", "", (tmp_path / "summary").read_text(encoding="utf-8"))
     assert "<h1>" not in summary and "http://evil" not in summary
+
+
+# --- capability gaps, advice, one score, gradability ----------------------------------------
+
+def with_gaps() -> GradingReport:
+    """A local grading: a Docker-only check not graded here, an advice check not followed, a
+    Dockerfile rule pointing at a line, a bonus earned."""
+    advice = chk("dockerignore", Status.FAILED, 0, message="no .dockerignore", check_type="dockerfile")
+    advice.advice = True
+    located = chk("cmd_exec_form", Status.FAILED, 4, message="line 7: CMD is in shell form", check_type="dockerfile")
+    located.file, located.line = "Dockerfile", 7
+    not_here = chk("image_builds", Status.SKIPPED, 5, message="not graded here: it needs docker")
+    not_here.graded, not_here.max_score = False, 0.0
+    report = make_report([
+        PartResult("background", "Фоновые задачи", False, [chk("log_line", Status.PASSED, 10)]),
+        PartResult("docker", "Docker", False, [not_here, located, advice]),
+        PartResult("bonus", "Бонус", True, [chk("scale", Status.PASSED, 5)]),
+    ])
+    report.backend, report.partial = "local", True
+    report.notes.append("the local backend runs the submission's code unconfined")
+    return report
+
+
+def test_checks_not_graded_here_are_never_failures_and_advice_never_costs():
+    report = with_gaps()
+    gradescope = gs.results_dict(report, STUDENT)
+    names = {t["name"].split(":")[0]: t for t in gradescope["tests"]}
+    assert "docker.image_builds" not in names and "not graded here" in gradescope["output"]
+    assert names["docker.dockerignore"]["status"] == "passed"  # advice: 0 points, never red
+    assert all(t["status"] == "passed" or t["max_score"] > 0 for t in gradescope["tests"])
+    prairie = pl.results_dict(report, STUDENT)
+    assert "docker.image_builds" not in {t["name"] for t in prairie["tests"]}
+    github = ghc.result_dict(report, STUDENT)
+    statuses = {t["name"].split(":")[0]: t["status"] for t in github["tests"]}
+    assert "[docker] image_builds" not in statuses and statuses["[docker] dockerignore"] == "pass"
+
+
+def test_instructor_notes_reach_no_student_in_any_format():
+    report = with_gaps()
+    for name in ("gradescope", "prairielearn", "markdown", "text", "json", "junit", "github-classroom"):
+        assert "unconfined" not in formats()[name](report, STUDENT), name
+        assert "secret-log-line" not in formats()[name](report, STUDENT), name
+    assert "unconfined" in formats()["gradescope"](report, INSTRUCTOR)
+
+
+def test_every_format_gives_the_same_total_and_bonus():
+    report = with_gaps()  # 10 + 0 of 14, and a 5-point bonus: 15 / 14 (10 + 5 bonus)
+    line = "15 / 14 (10 + 5 bonus)"
+    assert line in formats()["markdown"](report, STUDENT) and line in formats()["text"](report, STUDENT)
+    assert line in gs.results_dict(report, STUDENT)["output"] and gs.results_dict(report, STUDENT)["score"] == 15
+    assert line in pl.results_dict(report, STUDENT)["message"]
+    assert json.loads(formats()["json"](report, STUDENT))["total"] == 15
+    assert sum(t["score"] for t in ghc.result_dict(report, STUDENT)["tests"]) == 15
+
+
+def test_the_reporters_own_arithmetic_equals_the_points_with_one_runner_per_check():
+    report = some_failed()
+    runners = ghc.runner_results(report, STUDENT)
+    assert all(re.fullmatch(r"[a-z0-9]+", name) for name, _ in runners) and len({n for n, _ in runners}) == len(runners)
+    console = sum(sum(t["status"] == "pass" for t in r["tests"]) / len(r["tests"]) * r["max_score"] for _, r in runners)
+    posted = sum(t["score"] for _, r in runners if r["max_score"] for t in r["tests"])
+    assert console == posted == report.score and sum(r["max_score"] for _, r in runners) == report.max_score
+    assert "secret_probe" not in json.dumps(runners)
+
+
+def test_annotations_point_at_the_students_file_and_line(tmp_path):
+    report = with_gaps()
+    report.problems.append("policy: refused before running: compose.yaml: service 'web': privileged: true; "
+                           "Dockerfile: Dockerfile line 3: RUN --security=insecure is not allowed")
+    lines = ghc.annotations(report, STUDENT)
+    assert any(line.startswith("::error file=Dockerfile,line=7,title=docker.cmd_exec_form") for line in lines)
+    assert any(line.startswith("::error file=compose.yaml,title=grading problem") for line in lines)
+    assert any(line.startswith("::error file=Dockerfile,line=3,title=grading problem") for line in lines)
+    assert any(line.startswith("::warning ") and "dockerignore" in line for line in lines)  # advice: a warning
+    assert not any(line.startswith("::error") and "dockerignore" in line for line in lines)
+
+
+def test_a_grading_this_machine_could_not_complete_is_no_score_anywhere():
+    report = with_gaps()
+    report.problems.append("offline: not gradable here: the grader's wheelhouse lacks fastapi==99")
+    assert not report.gradable
+    assert formats()["gradescope"](report, STUDENT) == ""  # no results.json: Gradescope records no score
+    result = pl.results_dict(report, STUDENT)
+    assert result["gradable"] is False and "score" not in result and "fastapi==99" in result["format_errors"][0]
+    assert ghc.result_dict(report, STUDENT)["status"] == "error"
+    stream = io.StringIO()
+    ghc.publish(report, STUDENT, ghc.result_dict(report, STUDENT), [], env={"GITHUB_ACTIONS": "true"}, stderr=stream)
+    assert "Autograding complete" not in stream.getvalue()

@@ -11,8 +11,10 @@ Commands and environments: launch.py, rewrite.py; processes: proc.py.
 
 Networking: one 127.a.b.0/24 block per grading; each service listens on its own address
 there (`--host 0.0.0.0` rewritten), on its usual port. Service host names reach it through a
-private /etc/hosts per process (a mount namespace; root only) and through the environment
-(REDIS_URL and friends, and compose `environment` values naming a service).
+private /etc/hosts per process (a mount namespace: root with CAP_SYS_ADMIN), else through the
+machine's own /etc/hosts when it is writable (root in a container without CAP_SYS_ADMIN; hosts.py),
+else only through the environment (REDIS_URL and friends, and compose `environment` values
+naming a service).
 
 No isolation: the submission's code runs as the grader's user. Use it in a throwaway container.
 """
@@ -38,6 +40,7 @@ from graders.backends.exits import ExitWatch
 from graders.backends.local.compose import ComposeError, host_names, normalise_compose, start_order
 from graders.backends.local.env import (
     Loopback,
+    PipSources,
     Venv,
     cache_dir,
     ensure_venv,
@@ -46,6 +49,7 @@ from graders.backends.local.env import (
     reserve_loopback,
     wrap_hosts,
 )
+from graders.backends.local.hosts import claim_names, hosts_writable, release_names
 from graders.backends.local.image import Image
 from graders.backends.local.launch import (
     Launch,
@@ -66,6 +70,10 @@ from graders.i18n import _
 
 REDIS_IMAGES = ("redis*", "*/redis*", "valkey*", "*/valkey*")
 NOTE_NAMESPACE = "host names via a private /etc/hosts (mount namespace)"
+NOTE_ETC_HOSTS = ("host names via this machine's /etc/hosts (no mount namespace here; the grading's entries are "
+                  "removed after it)")
+NOTE_HOSTS_TAKEN = ("host names via environment variables only: another grading holds the names in /etc/hosts, "
+                    "so code that hard-codes a host name like 'redis' will not reach it")
 NOTE_ENV_ONLY = ("host names via environment variables only: code that hard-codes a host name like 'redis' "
                  "will not reach it")
 NOTE_REDIS_ENV = ("REDIS_URL, REDIS_HOST, CELERY_BROKER_URL and CELERY_RESULT_BACKEND point at the local redis: "
@@ -88,7 +96,8 @@ class LocalBackend:
         self.limits = limits or Limits()
         self.build_timeout_s = build_timeout_s
         self.cache = cache or cache_dir()
-        self.host_names = host_names  # "auto" | "namespace" | "env"
+        self.host_names = host_names  # "auto" | "namespace" | "etc-hosts" | "env"
+        self._hosts_claimed = False
         self.dirty = False
         self.notes: list[str] = []
         self.model: dict[str, Any] = {}
@@ -136,9 +145,9 @@ class LocalBackend:
                 self.skipped[name] = f"image {service.get('image')}"
                 notes.append(_("service '{name}' (image {image}) needs Docker: not run locally, so checks that use it "
                                "cannot pass", name=name, image=service.get('image')))
-        use_ns = self.host_names == "namespace" or (self.host_names == "auto" and private_hosts_work())
-        self.host_names = "namespace" if use_ns else "env"
-        notes.append(NOTE_NAMESPACE if use_ns else NOTE_ENV_ONLY)
+        if self.host_names == "auto":
+            self.host_names = "namespace" if private_hosts_work() else "etc-hosts" if hosts_writable() else "env"
+        notes.append({"namespace": NOTE_NAMESPACE, "etc-hosts": NOTE_ETC_HOSTS}.get(self.host_names, NOTE_ENV_ONLY))
         self.notes = [*self.notes, *notes]  # keep what the caller noted before (e.g. why local was chosen)
         self.info = StackInfo(compose_file=compose_file.name if compose_file else None,
                               services=self.model["services"], dockerfile=dockerfile, notes=list(notes))
@@ -159,7 +168,8 @@ class LocalBackend:
         for image in images:
             key = "\n".join(image.requirements)
             if key not in self.venvs:
-                venv = self.venvs[key] = ensure_venv(image.requirements, self.cache, self.build_timeout_s)
+                venv = self.venvs[key] = ensure_venv(image.requirements, self.cache, self.build_timeout_s,
+                                                     PipSources.from_env())
                 self.notes.append(f"virtual environment {venv.path.name}: "
                                   + ("reused from the cache" if venv.reused else f"built in {venv.seconds:.0f} s"))
         self.timings["venv_s"] = time.monotonic() - started
@@ -177,6 +187,12 @@ class LocalBackend:
         for n, name in enumerate(plans):
             for alias in host_names(name, services[name]):
                 self.addresses.setdefault(alias, self.loopback.address(n))
+        if self.host_names == "etc-hosts":
+            self._hosts_claimed = claim_names(self.run_id, self.addresses)
+            if not self._hosts_claimed:  # a live grading beside this one owns `redis`: names by env only
+                self.host_names = "env"
+                for notes in (self.notes, self.info.notes):
+                    notes[:] = [NOTE_HOSTS_TAKEN if n == NOTE_ETC_HOSTS else n for n in notes]
         # Only where names do not resolve: Celery prefers CELERY_BROKER_URL / CELERY_RESULT_BACKEND to
         # the code's own settings, so setting them always would hide a wrong database (celery_results_db1).
         redis = next((n for n, s in services.items() if not s.get("build")), None)
@@ -420,6 +436,9 @@ class LocalBackend:
             stop_replicas([r for replicas in self.replicas.values() for r in replicas], STOP_GRACE_S)
             if self.loopback is not None:
                 self.loopback.release()
+            if self._hosts_claimed:
+                release_names(self.run_id)
+                self._hosts_claimed = False
             shutil.rmtree(self.root, ignore_errors=True)
             with contextlib.suppress(OSError):
                 self.workdir.rmdir()  # only when nothing else is in it

@@ -1,5 +1,11 @@
 """The machine side of the local backend: redis-server, loopback addresses, a private
-/etc/hosts per process (mount namespace), cached virtual environments."""
+/etc/hosts per process (mount namespace), cached virtual environments.
+
+Where the grading has no network (PrairieLearn's external graders), pip installs from a
+wheelhouse the platform's image carries: LAB4_GRADER_WHEELHOUSE names the folder of wheels
+(`pip --find-links`), LAB4_GRADER_OFFLINE=1 forbids the index (`--no-index`). A requirement
+the wheelhouse lacks then fails the step `offline`: the grading is not gradable here, which is
+not the student's fault (see docs/platforms.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import sys
@@ -24,6 +31,26 @@ from graders.backends.process import pid_alive, run_command
 from graders.i18n import _
 
 VENV_MARKER = ".lab4-grader-complete"
+WHEELHOUSE_ENV, OFFLINE_ENV = "LAB4_GRADER_WHEELHOUSE", "LAB4_GRADER_OFFLINE"
+_MISSING = re.compile(r"(?:No matching distribution found for|satisfies the requirement) (\S+)")
+
+
+@dataclass(frozen=True)
+class PipSources:
+    """Where pip finds the submission's requirements."""
+
+    wheelhouse: Path | None = None
+    offline: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> PipSources:
+        env = os.environ if env is None else env
+        folder = env.get(WHEELHOUSE_ENV, "").strip()
+        return cls(Path(folder) if folder else None, env.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes"))
+
+    def args(self) -> list[str]:
+        return (["--find-links", str(self.wheelhouse)] if self.wheelhouse else []) + (
+            ["--no-index"] if self.offline else [])
 
 
 def find_redis_server() -> str | None:
@@ -152,9 +179,10 @@ class Venv:
         return self.path / "bin"
 
 
-def ensure_venv(requirements: list[str], cache: Path, timeout_s: float) -> Venv:
+def ensure_venv(requirements: list[str], cache: Path, timeout_s: float, sources: PipSources | None = None) -> Venv:
     """The virtual environment for these requirements and this Python: reused from the cache
     when one was built before (a lock makes concurrent gradings build it once)."""
+    sources = sources or PipSources()
     started = time.monotonic()
     root = cache / "venvs"
     root.mkdir(parents=True, exist_ok=True)
@@ -177,10 +205,16 @@ def ensure_venv(requirements: list[str], cache: Path, timeout_s: float) -> Venv:
         if requirements:
             listing = path / "requirements.lab4-grader.txt"
             listing.write_text("\n".join(requirements) + "\n")
-            result = run_command([*pip, "install", "--no-input", "--disable-pip-version-check", "-r", str(listing)],
-                                 timeout=timeout_s, env={**os.environ, "PIP_NO_INPUT": "1"})
+            result = run_command([*pip, "install", "--no-input", "--disable-pip-version-check", *sources.args(),
+                                  "-r", str(listing)], timeout=timeout_s, env={**os.environ, "PIP_NO_INPUT": "1"})
             if not result.ok:
                 shutil.rmtree(path, ignore_errors=True)
+                missing = sorted(set(_MISSING.findall(result.output)))
+                if sources.offline and missing:
+                    raise StackError("offline", _("not gradable here: this grading has no network, and the grader's "
+                                                  "wheelhouse lacks {requirements}; this is not a mistake in your "
+                                                  "work: your instructor can add it", requirements=", ".join(missing)),
+                                     result.tail(30))
                 why = "timed out" if result.timed_out else f"failed (exit code {result.returncode})"
                 raise StackError("build", _("pip install of the requirements {why}", why=why), result.tail(30))
         (path / VENV_MARKER).write_text(json.dumps({"python": sys.version, "requirements": requirements}))

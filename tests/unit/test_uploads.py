@@ -1,0 +1,77 @@
+"""What a student uploads becomes the project folder: flat, one folder, zipped with or without a
+top folder, with macOS and git debris; the platforms' own layouts (PrairieLearn's submission.zip)."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from graders.uploads import SubmissionError, opened_upload, project_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference"
+
+
+def zip_folder(folder: Path, archive: Path, top: str = "", debris: bool = False) -> Path:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, f"{top}/{path.relative_to(folder)}" if top else str(path.relative_to(folder)))
+        if debris:  # what macOS's Finder and a zipped repository add beside the project
+            zf.writestr("__MACOSX/lab4/._Dockerfile", b"\x00\x05\x16\x07")
+            zf.writestr(".git/HEAD", "ref: refs/heads/main\n")
+            zf.writestr(".DS_Store", b"\x00")
+    return archive
+
+
+def files_of(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize(("top", "debris"), [("", False), ("lab4", False), ("lab4", True), ("", True)])
+def test_a_zip_of_the_project_opens_as_the_flat_project(tmp_path, top, debris):
+    archive = zip_folder(REFERENCE, tmp_path / "submission.zip", top, debris)
+    with opened_upload(archive) as project:
+        assert files_of(project) >= files_of(REFERENCE)
+        assert not (project / "__MACOSX").exists() and (project / "Dockerfile").is_file()
+        unpacked = project
+    assert not unpacked.exists()  # the temporary copy is gone after the grading
+
+
+def test_a_folder_holding_only_the_zip_is_opened_like_prairielearn_uploads_it(tmp_path):
+    student = tmp_path / "grade" / "student"
+    student.mkdir(parents=True)
+    zip_folder(REFERENCE, student / "submission.zip", "my-lab4", debris=True)
+    with opened_upload(student) as project:
+        assert project.name == "my-lab4" and (project / "compose.yaml").is_file()
+
+
+def test_a_folder_wrapping_the_project_is_descended_and_a_flat_one_is_kept(tmp_path):
+    shutil.copytree(REFERENCE, tmp_path / "upload" / "lab4", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "upload" / ".DS_Store").write_bytes(b"\x00")
+    (tmp_path / "upload" / "__MACOSX").mkdir()
+    with opened_upload(tmp_path / "upload") as project:
+        assert project == tmp_path / "upload" / "lab4"
+    with opened_upload(REFERENCE) as project:
+        assert project == REFERENCE
+
+
+def test_two_folders_are_not_guessed_between(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    assert project_folder(tmp_path) == tmp_path  # the grading then says what is missing there
+
+
+def test_a_hostile_or_broken_zip_is_refused(tmp_path):
+    escape = tmp_path / "escape.zip"
+    with zipfile.ZipFile(escape, "w") as zf:
+        zf.writestr("../outside.txt", "x")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    for archive in (escape, broken):
+        with pytest.raises(SubmissionError), opened_upload(archive):
+            pass
+    assert not (tmp_path.parent / "outside.txt").exists()
