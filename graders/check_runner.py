@@ -28,6 +28,7 @@ class GradeOptions:
     check_timeout_s: float | None = None  # overrides the spec's
     copies: bool = True  # False: every check on the main stack, whatever the spec's `copies`
     browser: bool = True  # False: no browser, even where one could run (checks that need it fall back)
+    unreadable: str = ""  # why the upload could not be unpacked (then an empty folder is graded, saying so)
 
 
 async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult], stack: Any, spec: Spec,
@@ -65,10 +66,12 @@ async def run_check(check: CheckSpec, check_type, results: dict[str, CheckResult
         stands_in = _("[in place of '{primary}': no {needs} here] ", primary=primary.id,
                       needs=", ".join(sorted(primary.requires - capabilities)))
 
-    if stack.problem and stack.problem.step == "policy" and check.type != "stack":
-        # Not even the static checks: they would read the very files the policy refused. (After
-        # the capability rules: a check left out of this grading stays out of its maximum.)
+    if stack.problem and stack.problem.step in ("policy", "unpack") and check.type != "stack":
+        # Not even the static checks: they would read the very files the policy refused (or that
+        # could not be unpacked). After the capability rules: a check left out stays out of the maximum.
         stands_in = ""
+        if stack.problem.step == "unpack":
+            return result(Status.SKIPPED, _("not run: the upload could not be unpacked (see the problems)"))
         return result(Status.SKIPPED, _("not run: the submission was refused before running (see the problems)"))
     for need in check.needs:
         prior = results.get(need)

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from graders import __version__
 from graders.engine import GradeOptions, grade, grading_limits
+from graders.i18n import use_language
 from graders.reports import ReportOptions, formats, save_attachments
 from graders.results import CheckResult, Status
 from graders.spec.loader import SpecError, load_spec
@@ -139,15 +140,12 @@ def run_grade(args: argparse.Namespace) -> int:
     spec = replace(spec, timeouts=replace(spec.timeouts, **overrides))
     stderr = Console(stderr=True, no_color=args.no_color, highlight=False)
     try:
-        with opened_upload(upload) as submission:  # a zip, or a folder wrapping the project: its project
-            backend = make_backend(submission, spec, args)
-            try:
-                report = _grade_and_report(submission, spec, backend, args, stderr)
-            finally:
-                if not args.workdir and not args.keep_up:  # our own temporary folder: leave only attachments
-                    _clear_workdir(Path(backend.workdir), keep=ATTACHMENTS)
+        with use_language(args.lang), opened_upload(upload) as submission:  # a zip, or a folder wrapping it
+            report = _grade_in_workdir(submission, spec, args, stderr)
     except SubmissionError as exc:
-        raise Usage(str(exc)) from None
+        # A zip that cannot be unpacked is the student's to fix: a complete report says so.
+        with tempfile.TemporaryDirectory(prefix="grader-unreadable-") as empty:
+            report = _grade_in_workdir(Path(empty), spec, args, stderr, unreadable=str(exc))
     if args.fail_under is not None and report.score + report.bonus_score < args.fail_under:
         return EXIT_UNDER
     return EXIT_OK
@@ -162,12 +160,21 @@ def _clear_workdir(workdir: Path, keep: str) -> None:
             shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
-def _grade_and_report(submission: Path, spec, backend, args, stderr: Console):
+def _grade_in_workdir(submission: Path, spec, args, stderr: Console, unreadable: str = ""):
+    backend = make_backend(submission, spec, args)
+    try:
+        return _grade_and_report(submission, spec, backend, args, stderr, unreadable)
+    finally:
+        if not args.workdir and not args.keep_up:  # our own temporary folder: leave only attachments
+            _clear_workdir(Path(backend.workdir), keep=ATTACHMENTS)
+
+
+def _grade_and_report(submission: Path, spec, backend, args, stderr: Console, unreadable: str = ""):
     names = args.format or ["text"]
     outs = args.out + ["-"] * (len(names) - len(args.out))
     options = GradeOptions(parts=tuple(args.part), lang=args.lang, seed=args.seed, keep_up=args.keep_up,
                            limits=backend.limits, check_timeout_s=args.check_timeout, copies=not args.no_copies,
-                           browser=not args.no_browser)
+                           browser=not args.no_browser, unreadable=unreadable)
     if not args.quiet:
         stderr.print(f"[bold]» grading {submission} as run {backend.run_id}[/]")
     report = grade(submission, spec, backend, options, on_event=None if args.quiet else progress_printer(stderr))

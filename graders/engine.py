@@ -77,7 +77,11 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
                      and (not options.parts or c.part in options.parts)})
     pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="copy")
     try:
-        _bring_up(submission, spec, backend, report, stack, emit, copies=copies, wanted=wanted, pool=pool)
+        if options.unreadable:  # a broken zip: every check says so, and the report is still complete
+            stack.problem = StackError("unpack", options.unreadable)
+            report.problems.append(f"unpack: {options.unreadable}")
+        else:
+            _bring_up(submission, spec, backend, report, stack, emit, copies=copies, wanted=wanted, pool=pool)
         t0 = time.monotonic()
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included

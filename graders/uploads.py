@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from graders.backends.stack_files import COMPOSE_FILES
+from graders.i18n import _
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # unpacked
 MAX_ZIP_FILES = 20_000
@@ -38,20 +39,23 @@ def unpack_zip(archive: Path, target: Path) -> Path:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
             if len(members) > MAX_ZIP_FILES:
-                raise SubmissionError(f"{archive.name}: {len(members)} files, more than {MAX_ZIP_FILES}")
+                raise SubmissionError(_("{zip}: {count} files, more than {most}", zip=archive.name, count=len(members),
+                                        most=MAX_ZIP_FILES))
             if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise SubmissionError(f"{archive.name}: unpacks to more than {MAX_ZIP_BYTES >> 20} MiB")
+                raise SubmissionError(_("{zip}: unpacks to more than {mib} MiB", zip=archive.name,
+                                        mib=MAX_ZIP_BYTES >> 20))
             root = target.resolve()
             for member in members:
                 if stat.S_ISLNK(member.external_attr >> 16):
-                    raise SubmissionError(f"{archive.name}: {member.filename} is a symbolic link")
+                    raise SubmissionError(_("{zip}: {file} is a symbolic link", zip=archive.name, file=member.filename))
                 destination = (root / member.filename).resolve()
                 if not destination.is_relative_to(root):
-                    raise SubmissionError(f"{archive.name}: {member.filename} points outside the archive")
+                    raise SubmissionError(_("{zip}: {file} points outside the archive", zip=archive.name,
+                                            file=member.filename))
             # macOS's resource forks are not the student's files: never unpacked, never graded.
             zf.extractall(root, [m for m in members if "__MACOSX" not in Path(m.filename).parts])
     except zipfile.BadZipFile as exc:
-        raise SubmissionError(f"{archive.name}: not a valid zip ({exc})") from None
+        raise SubmissionError(_("{zip}: not a valid zip ({error})", zip=archive.name, error=exc)) from None
     return project_folder(target)
 
 
@@ -94,15 +98,15 @@ def opened_upload(upload: Path) -> Iterator[Path]:
     zipped; that folder is removed on exit. Raises SubmissionError for a bad zip, and
     FileNotFoundError / NotADirectoryError for a path that is neither."""
     if not upload.exists():
-        raise FileNotFoundError(f"{upload}: no such folder or zip")
+        raise FileNotFoundError(_("{path}: no such folder or zip", path=upload))
     archive = upload if upload.is_file() else _single_zip(upload)
     if archive is None:
         if not upload.is_dir():
-            raise NotADirectoryError(f"{upload}: neither a folder nor a .zip")
+            raise NotADirectoryError(_("{path}: neither a folder nor a .zip", path=upload))
         yield project_folder(upload)
         return
     if not zipfile.is_zipfile(archive):
-        raise SubmissionError(f"{archive.name}: not a valid zip")
+        raise SubmissionError(_("{zip}: not a valid zip", zip=archive.name))
     scratch = Path(tempfile.mkdtemp(prefix="grader-upload-"))
     try:
         yield unpack_zip(archive, scratch)

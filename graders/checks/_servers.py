@@ -7,6 +7,8 @@ import ast
 import shlex
 from pathlib import Path
 
+from graders.i18n import _
+
 
 def server_host(words: list[str]) -> tuple[str, str] | None:
     """(server, host it listens on) for an ASGI server command: uvicorn (also `python -m`),
@@ -17,12 +19,12 @@ def server_host(words: list[str]) -> tuple[str, str] | None:
         return values[-1] if values else None
 
     if any(w == "uvicorn" or w.endswith("/uvicorn") for w in words):
-        return "uvicorn", option("--host") or "127.0.0.1 (default)"
+        return "uvicorn", option("--host") or _("127.0.0.1 (default)")
     if any(w == "gunicorn" or w.endswith("/gunicorn") for w in words):
         if not any("uvicorn" in w.lower() for w in words):
             return None  # gunicorn's own sync workers cannot run FastAPI
         bind = option("--bind", "-b")
-        return "gunicorn", bind.rsplit(":", 1)[0] if bind else "127.0.0.1 (default)"
+        return "gunicorn", bind.rsplit(":", 1)[0] if bind else _("127.0.0.1 (default)")
     if "fastapi" in [w.rsplit("/", 1)[-1] for w in words] and "run" in words:
         return "fastapi run", option("--host") or "0.0.0.0"
     return None
@@ -88,9 +90,9 @@ def _shell_server(script: Path) -> tuple[str, str] | str | None:
             continue
         if words and (found := server_host(words[1:] if words[0] == "exec" else words)):
             if words[0] != "exec":
-                return (f"{script.name} starts {found[0]} without `exec`: the shell stays PID 1 and "
-                        f"{found[0]} never gets SIGTERM; write `exec {found[0]} ...`")
-            return f"{found[0]} (exec in {script.name})", found[1]
+                return _("{script} starts {server} without `exec`: the shell stays PID 1 and {server} never "
+                         "gets SIGTERM; write `exec {server} ...`", script=script.name, server=found[0])
+            return _("{server} (exec in {script})", server=found[0], script=script.name), found[1]
     return None
 
 
@@ -113,6 +115,6 @@ def script_server(words: list[str], context: Path | None) -> tuple[str, str] | s
         return None
     host = next((k.value for k in calls[0].keywords if k.arg == "host"), None)
     if host is None:
-        return f"uvicorn.run in {script.name}", "127.0.0.1 (default)"
+        return _("uvicorn.run in {script}", script=script.name), _("127.0.0.1 (default)")
     # An expression we cannot evaluate: the stack answering on its published port shows where it listens.
-    return f"uvicorn.run in {script.name}", _literal_host(host) or "0.0.0.0"
+    return _("uvicorn.run in {script}", script=script.name), _literal_host(host) or "0.0.0.0"

@@ -12,6 +12,7 @@ from typing import Any
 from graders.checks import CheckContext, CheckFailed, check_type
 from graders.checks._servers import script_server, server_host
 from graders.dockerfile import Dockerfile, parse_dockerfile
+from graders.i18n import _, n_
 from graders.results import Outcome
 
 SCHEMA = {
@@ -56,7 +57,7 @@ def load(ctx: CheckContext, body: dict[str, Any], whole: bool = False) -> Docker
     path = dockerfile_path(ctx, body)
     if not path.is_file():
         shown = path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else path
-        raise CheckFailed(f"no Dockerfile at {shown}")
+        raise CheckFailed(_("no Dockerfile at {shown}", shown=shown))
     parsed = parse_dockerfile(path)
     return parsed if whole else parsed.final_stage()
 
@@ -69,29 +70,31 @@ def cmd_uvicorn_exec_form(df: Dockerfile, command: Any = None, context: Path | N
     if command:
         words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
         found = server_host(words)
-        where = "compose command"
+        where = _("compose command")
     else:
         cmd = df.last("CMD") or df.last("ENTRYPOINT")
         if cmd is None:
-            return Outcome.fail("the Dockerfile has no CMD (and compose gives the service no command)")
+            return Outcome.fail(_("the Dockerfile has no CMD (and compose gives the service no command)"))
         if cmd.exec_form is None:
-            return Outcome.fail(f"line {cmd.line}: CMD is in shell form ({cmd.value.strip()}); use the exec form "
-                                f'["uvicorn", ...] so uvicorn gets signals as PID 1')
+            return Outcome.fail(_("line {line}: CMD is in shell form ({cmd}); use the exec form [\"uvicorn\", ...] "
+                                  "so uvicorn gets signals as PID 1", line=cmd.line, cmd=cmd.value.strip()))
         entry = df.last("ENTRYPOINT")
         words = [*(entry.words if entry and cmd.name == "CMD" else []), *cmd.exec_form]
-        found, where = server_host(words), f"line {cmd.line}: CMD"
+        found, where = server_host(words), _("line {line}: CMD", line=cmd.line)
     found = found or script_server(words, context)
     if isinstance(found, str):
-        return Outcome.fail(f"{where}: {found}")
+        return Outcome.fail(_("{where}: {found}", where=where, found=found))
     if found is None:
-        return Outcome.fail(f"{where} does not run uvicorn (or gunicorn with uvicorn workers): {words}")
+        return Outcome.fail(_("{where} does not run uvicorn (or gunicorn with uvicorn workers): {words}",
+                              where=where, words=words))
     server, host = found
     if host not in ("0.0.0.0", "[::]", "::"):
-        fix = {"gunicorn": "use --bind 0.0.0.0:8000", "uvicorn.run": 'pass host="0.0.0.0"'}.get(
-            server.split()[0], "add --host 0.0.0.0")
-        return Outcome.fail(f"{where}: {server} listens on {host}, which is unreachable from outside the "
-                            f"container; {fix}")
-    return Outcome.ok(f"{where} {words}" + (f": {server}, host {host}" if " in " in server else ""))
+        fix = {"gunicorn": _("use --bind 0.0.0.0:8000"), "uvicorn.run": _('pass host="0.0.0.0"')}.get(
+            server.split()[0], _("add --host 0.0.0.0"))
+        return Outcome.fail(_("{where}: {server} listens on {host}, which is unreachable from outside the container; "
+                              "{fix}", where=where, server=server, host=host, fix=fix))
+    plain = server in ("uvicorn", "gunicorn", "fastapi run")  # else a script's server: say which and where
+    return Outcome.ok(f"{where} {words}" + ("" if plain else f": {server}, host {host}"))
 
 
 def _copies_requirements(words: list[str]) -> bool:
@@ -120,21 +123,22 @@ def requirements_before_code(df: Dockerfile) -> Outcome:
         elif ins.name == "RUN" and install is None and "pip" in ins.value and "install" in ins.value:
             install = ins
     if install is None:
-        return Outcome.fail("no RUN pip install ... in the Dockerfile")
+        return Outcome.fail(_("no RUN pip install ... in the Dockerfile"))
     if code_copy is not None and code_copy.line < install.line:
-        return Outcome.fail(f"line {code_copy.line}: the whole app is copied before dependencies are installed "
-                            f"(line {install.line}); every code change reinstalls them")
+        return Outcome.fail(_("line {line}: the whole app is copied before dependencies are installed (line "
+                              "{line2}); every code change reinstalls them", line=code_copy.line, line2=install.line))
     if req_copy is None or req_copy.line > install.line:
-        return Outcome.fail(f"line {install.line}: pip install runs without the requirements file copied first")
-    return Outcome.ok(f"line {req_copy.line} copies requirements, line {install.line} installs them, "
-                      f"then the code is copied")
+        return Outcome.fail(_("line {line}: pip install runs without the requirements file copied first",
+                              line=install.line))
+    return Outcome.ok(_("line {line} copies requirements, line {line2} installs them, then the code is copied",
+                        line=req_copy.line, line2=install.line))
 
 
 def from_python(df: Dockerfile) -> Outcome:
     base = df.instructions[0].value.split()[0] if df.instructions and df.instructions[0].name == "FROM" else ""
     if fnmatch.fnmatch(base, "python:3*") or fnmatch.fnmatch(base, "*/python:3*"):
-        return Outcome.ok(f"FROM {base}")
-    return Outcome.fail(f"the image is based on {base or 'nothing'}, expected python:3.*")
+        return Outcome.ok(_("FROM {base}", base=base))
+    return Outcome.fail(_("the image is based on {base}, expected python:3.*", base=base or _("(no FROM)")))
 
 
 EXAMPLE = """\
@@ -151,7 +155,7 @@ EXAMPLE = """\
 async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     outcome = _rule(ctx, body)
     path = dockerfile_path(ctx, body)
-    line = re.match(r"line (\d+)\b", outcome.message)
+    line = re.match(r"(?:line|строка) (\d+)\b", outcome.message)  # the rules' messages start so, in either language
     if line and not outcome.passed:  # CI annotates that line of the student's file
         # The Docker backend builds from a private copy: a path outside the submission is the copy's.
         shown = path.relative_to(ctx.submission) if path.is_relative_to(ctx.submission) else Path(path.name)
@@ -164,8 +168,10 @@ def _rule(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
         context = dockerfile_path(ctx, body).parent
         ignore = context / ".dockerignore"
         if ignore.is_file() and ignore.read_bytes().strip():
-            return Outcome.ok(f".dockerignore lists {len(ignore.read_bytes().splitlines())} patterns")
-        return Outcome.fail(f"no .dockerignore (or an empty one) beside the Dockerfile in {context.name or '.'}")
+            return Outcome.ok(n_(".dockerignore lists {count} pattern", ".dockerignore lists {count} patterns",
+                                 len(ignore.read_bytes().splitlines())))
+        return Outcome.fail(_("no .dockerignore (or an empty one) beside the Dockerfile in {folder}",
+                              folder=context.name or '.'))
     if body["rule"] == "cmd_uvicorn_exec_form":
         services = ctx.stack_info.services if ctx.stack_info else {}
         command = services.get(ctx.roles.get(body.get("role", "web"), ""), {}).get("command")

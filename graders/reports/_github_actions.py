@@ -21,6 +21,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from graders.i18n import _, n_
 from graders.reports import ReportOptions, for_audience
 from graders.reports.markdown import clean_text, number, points, render_markdown, total_line, truncate
 from graders.results import GradingReport, Status
@@ -82,23 +83,24 @@ def annotations(report: GradingReport, options: ReportOptions, limit: int = ANNO
         first, *rest = clean_text(problem).splitlines() or [""]
         located = problem_files(problem)
         if located:
-            errors += [("grading problem", text, file, line) for file, line, text in located]
+            errors += [(_("grading problem"), text, file, line) for file, line, text in located]
         else:
-            errors.append(("grading problem", "\n".join([first, *rest[-5:]]), "", 0))
+            errors.append((_("grading problem"), "\n".join([first, *rest[-5:]]), "", 0))
     for part, check in for_audience(report, options).all_checks():
         if check.status is Status.PASSED or not check.graded:
             continue
-        text = clean_text(check.message) + (f"\nhint: {clean_text(check.hint)}" if check.hint else "")
+        text = clean_text(check.message) + ("\n" + _("Hint:") + " " + clean_text(check.hint) if check.hint else "")
         title = f"{part.id}.{check.id}: {points(check.score)}/{points(check.max_score)} ({check.status.value})"
         if check.advice:
-            warnings.append(_command("warning", f"{part.id}.{check.id}: advice (not scored)", text, check.file,
-                                     check.line))
+            warnings.append(_command("warning", _("{check}: advice (not scored)", check=f"{part.id}.{check.id}"), text,
+                                     check.file, check.line))
         else:
             errors.append((title, text, check.file, check.line))
     if len(errors) > limit:
         more = len(errors) - (limit - 1)
-        errors = errors[:limit - 1] + [("more", f"{more} more problem(s) and failed check(s): see the job summary",
-                                        "", 0)]
+        text = n_("{count} more problem or failed check: see the job summary",
+                  "{count} more problems and failed checks: see the job summary", more)
+        errors = errors[:limit - 1] + [(_("more"), text, "", 0)]
     return [_command("error", title, text, file, line) for title, text, file, line in errors] + warnings
 
 

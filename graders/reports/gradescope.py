@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from graders.i18n import _
+from graders.i18n import N_, _
 from graders.reports import ReportOptions, for_audience, report_format
 from graders.reports.markdown import (
     DETAILS_LIMIT,
@@ -46,18 +46,20 @@ from graders.reports.markdown import (
 )
 from graders.results import CheckResult, GradingReport, PartResult, Status
 
+STATUS_HEADS = {Status.PASSED: N_("Passed."), Status.FAILED: N_("Failed."), Status.ERROR: N_("Error."),
+                Status.SKIPPED: N_("Skipped.")}
 VISIBILITY = {"visible": "visible", "hidden": "hidden", "after_due_date": "after_due_date"}
 PROBLEM_LIMIT = 20_000
 
 
 def _output(check: CheckResult, options: ReportOptions) -> str:
-    head = "Advice (not scored): not followed." if check.advice_unmet else f"{check.status.value.capitalize()}."
-    parts = [f"**{head}**", "", fence(truncate(clean_text(check.message), MESSAGE_LIMIT)
-                                                                  or "(no message)")]
+    head = _("Advice (not scored): not followed.") if check.advice_unmet else _(STATUS_HEADS[check.status])
+    parts = ["**" + head + "**", "", fence(truncate(clean_text(check.message), MESSAGE_LIMIT)
+                                           or _("(no message)"))]
     if check.status is not Status.PASSED and check.hint:
-        parts += ["", f"**Hint:** {clean_text(check.hint)}"]
+        parts += ["", "**" + _("Hint:") + "** " + clean_text(check.hint)]
     if check.details and options.audience != "student":
-        parts += ["", "Details (instructors):", "",
+        parts += ["", _("Details (instructors):"), "",
                   fence(truncate(clean_text(check.details), DETAILS_LIMIT, where="start"))]
     return "\n".join(parts)
 

@@ -116,7 +116,7 @@ def _cell(text: str, limit: int = 300) -> str:
 STEPS = {"policy": N_("Refused"), "compose-config": N_("The compose file"), "find": N_("The files"),
          "build": N_("The build"), "pull": N_("Images"), "start": N_("The start"), "ready": N_("Readiness"),
          "stack": N_("The stack"), "address": N_("The ports"), "teardown": N_("Teardown"),
-         "total time": N_("Time"), "offline": N_("Not gradable here")}
+         "total time": N_("Time"), "offline": N_("Not gradable here"), "unpack": N_("The upload")}
 STATUS_WORDS = {Status.FAILED: N_("failed"), Status.ERROR: N_("could not be checked"), Status.SKIPPED: N_("skipped"),
                 Status.PASSED: N_("passed")}
 

@@ -29,14 +29,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from graders.i18n import N_, _
 from graders.reports import ReportOptions, for_audience, report_format
 from graders.reports.markdown import clean_text, hidden_checks, number, points, problem_step, total_line, truncate
 from graders.results import UNGRADABLE_STEPS as RESULTS_UNGRADABLE
 from graders.results import CheckResult, GradingReport, PartResult, Status
 
 SIZE_LIMIT = 1_000_000  # bytes of JSON
-UNGRADABLE_STEPS = ("find", "compose-config", "policy", *RESULTS_UNGRADABLE)
-TRUNCATED_NOTE = "Some long texts were shortened to keep results.json under PrairieLearn's 1 MB limit."
+UNGRADABLE_STEPS = ("find", "unpack", "compose-config", "policy", *RESULTS_UNGRADABLE)
+TRUNCATED_NOTE = N_("Some long texts were shortened to keep results.json under PrairieLearn's 1 MB limit.")
 
 
 def is_gradable(report: GradingReport) -> bool:
@@ -50,7 +51,7 @@ def format_errors(report: GradingReport) -> list[str]:
 def _test(part: PartResult, check: CheckResult, options: ReportOptions, limit: int) -> dict[str, Any]:
     message = clean_text(check.message)
     if check.status is not Status.PASSED and check.hint:
-        message += f"\nHint: {clean_text(check.hint)}"
+        message += "\n" + _("Hint:") + " " + clean_text(check.hint)
     output = "" if options.audience == "student" else clean_text(check.details)
     return {
         "name": f"{part.id}.{check.id}" + (" (bonus)" if part.bonus else ""),
@@ -65,9 +66,10 @@ def _test(part: PartResult, check: CheckResult, options: ReportOptions, limit: i
 def _hidden_test(hidden: list[tuple[PartResult, CheckResult]]) -> dict[str, Any]:
     earned = sum(c.score for _, c in hidden)
     most = sum(c.max_score for _, c in hidden)
-    return {"name": f"hidden checks ({len(hidden)})", "description": "checks shown after grading",
+    return {"name": _("hidden checks ({count})", count=len(hidden)), "description": _("checks shown after grading"),
             "points": number(earned), "max_points": number(most),
-            "message": f"{points(round(earned, 2))} / {points(round(most, 2))} points", "output": ""}
+            "message": _("{earned} / {most} points", earned=points(round(earned, 2)), most=points(round(most, 2))),
+            "output": ""}
 
 
 def _output(report: GradingReport, options: ReportOptions, limit: int) -> str:
@@ -75,10 +77,11 @@ def _output(report: GradingReport, options: ReportOptions, limit: int) -> str:
     for problem in report.problems:
         lines += [clean_text(problem), ""]
     left_out = [c for _p, c in for_audience(report, options).all_checks() if not c.graded]
-    lines += [f"not graded here: {clean_text(c.title)}: {clean_text(c.message)}" for c in left_out]
+    lines += [_("not graded here: {title}: {message}", title=clean_text(c.title), message=clean_text(c.message))
+              for c in left_out]
     if options.audience != "student":  # how the grader ran: the instructor's business
         lines += [f"note: {clean_text(n)}" for n in report.notes]
-    lines += [f"suggestion (hadolint, not scored): {clean_text(f)}" for f in report.lint]
+    lines += [_("suggestion (hadolint, not scored): {finding}", finding=clean_text(f)) for f in report.lint]
     if options.audience != "student":
         for service, log in sorted(report.service_logs.items()):
             lines += ["", f"--- logs of {service} ---", clean_text(log)]
@@ -89,7 +92,8 @@ def _build(report: GradingReport, options: ReportOptions, limit: int) -> dict[st
     if not is_gradable(report):
         errors = [truncate(e, max(limit, 500)) for e in format_errors(report)]
         return {"gradable": False, "format_errors": errors,
-                "message": truncate("The submission could not be graded: " + "; ".join(errors), max(limit, 500)),
+                "message": truncate(_("The submission could not be graded: {errors}", errors="; ".join(errors)),
+                                    max(limit, 500)),
                 "output": _output(report, options, limit * 10)}
     shown = for_audience(report, options)
     tests = [_test(p, c, options, limit) for p, c in shown.all_checks() if c.graded]
@@ -98,11 +102,12 @@ def _build(report: GradingReport, options: ReportOptions, limit: int) -> dict[st
         tests.append(_hidden_test(hidden))
     total = report.total
     score = min(1.0, total / report.max_score) if report.max_score else (1.0 if total else 0.0)
-    message = f"Score: {total_line(report)}."
+    message = _("Score") + f": {total_line(report)}."
     if report.partial:
-        message += f" Partial: checks the {report.backend} backend cannot run are left out of the maximum."
+        message += " " + _("Partial: checks the `{backend}` backend cannot run are left out of the maximum.",
+                           backend=report.backend)
     if report.problems:
-        message += " Problems: " + "; ".join(clean_text(p).split("\n", 1)[0] for p in report.problems)
+        message += " " + _("Problems") + ": " + "; ".join(clean_text(p).split("\n", 1)[0] for p in report.problems)
     return {"gradable": True, "score": round(score, 4), "message": truncate(message, max(limit, 500)),
             "output": _output(report, options, limit * 10), "tests": tests}
 
@@ -112,14 +117,14 @@ def _dump(result: dict[str, Any]) -> str:
 
 
 def results_dict(report: GradingReport, options: ReportOptions, size_limit: int = SIZE_LIMIT) -> dict[str, Any]:
-    budget = size_limit - 4 * len(TRUNCATED_NOTE)  # room for the note, in UTF-8 bytes at worst
+    budget = size_limit - 4 * len(_(TRUNCATED_NOTE))  # room for the note, in UTF-8 bytes at worst
     limit = 10_000
     result = _build(report, options, limit)
     while len(_dump(result).encode("utf-8")) > budget and limit > 0:
         limit = limit // 2 if limit > 20 else 0
         result = _build(report, options, limit)
     if "… [truncated:" in _dump(result):
-        result["message"] = truncate(result["message"], 2_000) + " " + TRUNCATED_NOTE
+        result["message"] = truncate(result["message"], 2_000) + " " + _(TRUNCATED_NOTE)
     if len(_dump(result).encode("utf-8")) > size_limit:  # thousands of checks: keep the score, drop the rest
         result["tests"] = []
         result["output"] = ""

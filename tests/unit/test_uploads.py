@@ -3,7 +3,10 @@ top folder, with macOS and git debris; the platforms' own layouts (PrairieLearn'
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -75,3 +78,21 @@ def test_a_hostile_or_broken_zip_is_refused(tmp_path):
         with pytest.raises(SubmissionError), opened_upload(archive):
             pass
     assert not (tmp_path.parent / "outside.txt").exists()
+
+
+def test_an_unpackable_zip_still_gets_a_complete_report_in_russian(tmp_path):
+    """runner.py grade on a broken zip: not a usage error but a report naming the zip, every check
+    skipped for that reason, score 0 (the local backend: nothing here needs Docker)."""
+    broken = tmp_path / "lab4.zip"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "runner.py"), str(broken), "--backend", "local", "--quiet",
+                           "--format", "json", "--out", str(out), "--format", "markdown", "--out",
+                           str(tmp_path / "feedback.md")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["score"] == 0 and report["problems"][0].startswith("unpack: lab4.zip")
+    checks = [c for p in report["parts"] for c in p["checks"] if c["graded"]]
+    assert checks and all(c["status"] != "passed" and ("распаковать" in c["message"] or "lab4.zip" in c["message"])
+                          for c in checks)
+    assert "lab4.zip" in (tmp_path / "feedback.md").read_text(encoding="utf-8")
