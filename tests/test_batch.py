@@ -12,8 +12,9 @@ import pytest
 
 from graders.batch.gradebook import check_pass_rates, histogram
 from graders.batch.grading import Row
-from graders.batch.submissions import SubmissionError, find_submissions, unpack_zip
+from graders.batch.submissions import find_submissions
 from graders.spec.loader import load_spec
+from graders.uploads import SubmissionError, unpack_zip
 from graders.validate import load_mutant, materialize
 from tests.conftest import LAB_SPEC, REFERENCE, ROOT, grader_containers, run_runner
 
