@@ -25,7 +25,7 @@ from graders import __version__, policy
 from graders.backends.base import Backend, Limits, StackError, StackInfo
 from graders.backends.discovery import discover_roles
 from graders.backends.stack_files import COMPOSE_FILES, find_compose_file
-from graders.check_runner import GradeOptions, run_check
+from graders.check_runner import OUTCOME_WORDS, GradeOptions, run_check
 from graders.checks import CheckContext, registry
 from graders.checks.browser import browser_missing
 from graders.checks.context import SharedResources
@@ -73,8 +73,7 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
                            backend=backend.name, run_id=getattr(backend, "run_id", ""))
     stack = _Stack(backend=backend)
     copies: dict[str, _Stack] = {}
-    wanted = sorted({c.copy for c in spec.checks() if c.copy and options.copies
-                     and (not options.parts or c.part in options.parts)})
+    wanted = sorted({c.copy for c in spec.to_run(options.parts) if c.copy and options.copies})
     pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="copy")
     try:
         if options.unreadable:  # a broken zip: every check says so, and the report is still complete
@@ -86,9 +85,9 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
         selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
-        capabilities = grading_capabilities(selected, backend, options, report.notes)
+        capabilities = grading_capabilities(spec.to_run(options.parts), backend, options, report.notes)
         report.parts = _run_until_signal(_run_checks(submission, spec, stack, copies, variables, options, emit,
-                                                       report.problems, deadline, capabilities))
+                                                       report.problems, report.notes, deadline, capabilities))
         left_out = [c for c in selected if c.requires - capabilities and not spec.fallbacks(c.qualified_id)]
         _fallback_notes(spec, selected, capabilities, report.notes)
         if left_out:
@@ -294,10 +293,10 @@ def _capture_logs(stack: _Stack, report: GradingReport) -> None:
 
 async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[str, _Stack],
                       variables: dict[str, Any], options: GradeOptions, emit: EventFn, problems: list[str],
-                      deadline: float, capabilities: frozenset[str]) -> list[PartResult]:
+                      notes: list[str], deadline: float, capabilities: frozenset[str]) -> list[PartResult]:
     types = registry()
     shared = SharedResources()  # one browser for the whole grading, closed below
-    selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
+    selected = spec.to_run(options.parts)
     results: dict[str, CheckResult] = {}
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
 
@@ -348,6 +347,10 @@ async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[s
     parts = []
     for part in spec.parts:
         if options.parts and part.id not in options.parts:
+            for check in part.checks:  # a prerequisite of a chosen check: ran, and said so, but not scored here
+                if (prior := results.get(check.qualified_id)) is not None:
+                    notes.append(_("'{check}' ran as a prerequisite of the chosen parts: {outcome}",
+                                      check=check.qualified_id, outcome=_(OUTCOME_WORDS[prior.status])))
             continue
         parts.append(PartResult(id=part.id, title=part.title_in(options.lang), bonus=part.bonus,
                                 checks=[results[c.qualified_id] for c in part.checks]))

@@ -58,11 +58,11 @@ class Outcome:
     line: int = 0
 
     @classmethod
-    def ok(cls, message: str, details: str = "", attachments: tuple[Attachment, ...] = ()) -> Outcome:
+    def ok(cls, message: str, details: str = "", *, attachments: tuple[Attachment, ...] = ()) -> Outcome:
         return cls(True, message, details, attachments=tuple(attachments))
 
     @classmethod
-    def fail(cls, message: str, details: str = "", cause: str = "",
+    def fail(cls, message: str, details: str = "", *, cause: str = "",
              attachments: tuple[Attachment, ...] = ()) -> Outcome:
         return cls(False, message, details, cause=cause, attachments=tuple(attachments))
 

@@ -69,8 +69,9 @@ def _entries(folder: Path) -> list[Path]:
 
 def project_folder(folder: Path) -> Path:
     """The project inside `folder`: `folder` itself when it has a Dockerfile or compose file, else
-    the single folder it wraps (debris aside), looked into a few levels deep. When nothing looks
-    like a project, the deepest such folder, so the grading says what is missing there."""
+    the single folder it wraps (debris aside), looked into a few levels deep. Files beside that
+    folder (a README) keep the wrapper only when a project is found below. When nothing looks
+    like a project, the deepest wrapper, so the grading says what is missing there."""
     current = folder
     for _depth in range(MAX_DEPTH):
         if _is_project(current):
@@ -79,8 +80,11 @@ def project_folder(folder: Path) -> Path:
         folders = [e for e in entries if e.is_dir() and not e.is_symlink()]
         if len(folders) != 1 or any(e.is_file() and e.suffix.lower() == ".zip" for e in entries):
             break
+        if len(entries) > 1 and not _is_project(project_folder(folders[0])):
+            break  # `app/` beside `start.sh` is part of this project, not a wrapper around one
         current = folders[0]
     return current
+
 
 
 def _single_zip(folder: Path) -> Path | None:

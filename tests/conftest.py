@@ -48,8 +48,14 @@ def run(cmd: list[str], timeout: float = 300, check: bool = True) -> subprocess.
     return result
 
 
+NO_LANGUAGE = ("validate", "clean", "check-spec", "schema")  # commands without --lang
+
+
 def run_runner(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """`python runner.py ARGS` as a user runs it."""
+    """`python runner.py ARGS` as a user runs it. Tests read English messages, so English is asked
+    for unless the test asks for a language itself (the Russian pages: tests/test_feedback.py)."""
+    if "--lang" not in args and (not args or args[0] not in NO_LANGUAGE):
+        args = (*args, "--lang", "en")
     return subprocess.run([sys.executable, str(ROOT / "runner.py"), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 

@@ -84,6 +84,19 @@ def test_two_tabs_chat_on_the_reference_page_and_each_tab_is_pictured(reference_
     assert all(a.media_type == "image/png" and a.data.startswith(PNG_SIGNATURE) for a in outcome.attachments)
 
 
+def test_the_browser_runs_as_nobody_even_when_the_graders_temp_folder_is_private(reference_stack, tmp_path,
+                                                                                 monkeypatch):
+    private = tmp_path / "private" / "tmp"  # as a distributed worker's attempt folder under its work dir
+    private.mkdir(parents=True)
+    private.parent.chmod(0o700)
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    first, second = words(), words()
+    outcome = reference_stack.check("browser", chat_body(first, second))
+    assert outcome.passed, f"{outcome.message}\n{outcome.details}"
+    assert list(private.iterdir()) == []  # the browser's folder went to /tmp, and was removed
+
+
 def test_a_message_typed_but_never_sent_is_explained(reference_stack):
     text = words()
     body = {"tabs": 2, "steps": [{"tab": 1, "type": text, "press": "Shift"}, {"wait_text": text, "within_s": 1}]}
@@ -121,17 +134,21 @@ def test_an_external_script_that_hard_codes_localhost_8000_chats_and_its_screens
     assert f"![tab 2](<{links[1]}>)" in (out / "report.md").read_text(encoding="utf-8")
 
 
+def browser_points() -> float:
+    return load_spec(LAB_SPEC).check("websocket.chat_in_browser").points
+
+
 def test_without_a_browser_the_text_search_stands_in_and_the_report_says_so(tmp_path):
     report, checks = grade_websocket_part(variant_copy(tmp_path / "chat_external_js"), browser=False)
     browser = checks["chat_in_browser"]
     assert browser.status is Status.SKIPPED and not browser.graded and browser.max_score == 0
-    assert "graded instead by chat_page, page_uses_location" in browser.message
-    # The very miss the browser check exists for: the script is in chat.js, not in the page.
+    assert "(graded instead by chat_page)" in browser.message
+    # The text search follows the page's own scripts: the websocket code in chat.js is found.
     page = checks["chat_page"]
-    assert page.graded and page.status is Status.FAILED and page.max_score == 4
+    assert page.graded and page.status is Status.PASSED and page.max_score == browser_points() == 6
     assert page.message.startswith("[in place of 'chat_in_browser': no browser here] ")
     assert "no browser here: --no-browser" in report.notes
-    assert any("graded instead by chat_page, page_uses_location" in n for n in report.notes)
+    assert any("graded instead by chat_page" in n for n in report.notes)
     assert report.max_score == 25 and not report.partial
 
 

@@ -191,8 +191,8 @@ def test_a_memory_hog_is_oom_killed_inside_its_limit_and_the_rest_is_graded(tmp_
     result = statuses(report)
     assert all(v == "passed" for k, v in result.items() if k.startswith("background.")), result
     assert result["queue.add_task"] == result["queue.status_key"] == "passed", result
-    assert result["queue.processed"] == result["queue.drained_later"] == result["queue.worker_survives_idle"] \
-        == "failed", result
+    assert result["queue.processed"] == result["queue.worker_survives_idle"] == "failed", result
+    assert result["queue.drained_later"] == "skipped", result  # it needs `processed`: charged once, there
     assert "hog: survived 2 GB" not in report["service_logs"]["worker"]
     assert elapsed < 400
     print(f"memory hog: {len(ooms)} OOM kill(s) of the worker; {summary(report, elapsed)}")
@@ -234,7 +234,7 @@ def test_a_fork_bomb_hits_the_pids_limit_and_the_rest_is_graded(tmp_path, engine
     result = statuses(report)
     assert all(v == "passed" for k, v in result.items() if k.startswith("background.")), result
     assert result["queue.add_task"] == "passed", result
-    assert result["queue.processed"] == result["queue.drained_later"] == "failed", result
+    assert result["queue.processed"] == "failed" and result["queue.drained_later"] == "skipped", result
     assert elapsed < 400 and report["timings"]["teardown_s"] < 60
     print(f"fork bomb: peak {peak[0]} processes; {summary(report, elapsed)}")
 
@@ -336,7 +336,8 @@ def test_an_endpoint_that_hangs_fails_on_its_own_timeout(tmp_path, engine):
     fast = check(report, "background.responds_fast")
     assert fast["status"] == "failed" and "/send-notification/" in fast["message"], fast["message"]
     assert fast["duration_s"] <= 15 + 2
-    assert check(report, "background.log_line")["status"] == "skipped"
+    # log_line has no `needs`: judged on its own, and a request that never returns writes no line
+    assert check(report, "background.log_line")["status"] == "failed"
     assert elapsed - report["timings"]["build_s"] < 90
     print(f"endpoint hangs: {fast['message']!r} after {fast['duration_s']:.1f} s; {summary(report, elapsed)}")
 

@@ -134,9 +134,9 @@ def pid_alive(pid: int) -> bool:
     """Alive and not a zombie (an orphan of a killed grading may wait to be reaped)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: a number no process can have
         return False
-    except (PermissionError, OverflowError):
+    except PermissionError:
         return True
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"

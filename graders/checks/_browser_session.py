@@ -19,6 +19,7 @@ import shlex
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -41,13 +42,16 @@ FRAMES_KEPT = 20  # per WebSocket, for the report
 # through Playwright's pipe, and a flooding server would keep the grader busy reading them.
 FLOOD_FRAMES = 2000
 TEXT_CAP = 300
+_DRIVER_ENV = threading.Lock()  # the environment is the process's: one driver start at a time
 
 WRAPPER = """#!/bin/sh
 # Written by the grader: {why}
 for arg in "$@"; do
   case "$arg" in --user-data-dir=*) dir="${{arg#--user-data-dir=}}"; chown -R {uid}:{uid} "$dir"; HOME="$dir";; esac
 done
-export HOME
+# Chromium's lock socket goes to TMPDIR: the grader's may be private, and a socket's path is short
+TMPDIR=/tmp
+export HOME TMPDIR
 exec {entry} setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all --bounding-set=-all {chromium} "$@"
 """
 
@@ -77,6 +81,16 @@ def _shorten(text: str) -> str:
     return text if len(text) <= TEXT_CAP else text[:TEXT_CAP] + "…"
 
 
+def _reachable_by_nobody(folder: Path) -> Path:
+    """`folder` when every folder on its path lets others pass (a grading worker's TMPDIR under a
+    private work dir does not), else the system's /tmp: Chromium runs as nobody and must reach
+    its profile."""
+    for part in (folder, *folder.parents):
+        if not part.stat().st_mode & stat.S_IXOTH:
+            return Path("/tmp")
+    return folder
+
+
 @dataclass
 class Session:
     browser: Any  # playwright.async_api.Browser
@@ -95,13 +109,23 @@ async def open_browser(entry: list[str]) -> tuple[Session, Any]:
     from playwright.async_api import async_playwright
 
     chromium = chromium_path()
-    folder = Path(tempfile.mkdtemp(prefix="grader-browser-"))
+    folder = Path(tempfile.mkdtemp(prefix="grader-browser-", dir=_reachable_by_nobody(Path(tempfile.gettempdir()))))
+    folder.chmod(0o711)  # nobody passes through to the profile inside, and lists nothing
     wrapper = folder / "chromium"
     wrapper.write_text(WRAPPER.format(why="Chromium in the stack's network, as nobody", uid=NOBODY,
                                       entry=shlex.join(entry), chromium=shlex.quote(chromium or "chromium")))
     wrapper.chmod(stat.S_IRWXU)
     started = time.monotonic()
-    playwright = await async_playwright().start()
+    with _DRIVER_ENV:  # Playwright's driver makes the profile in its TMPDIR: here, inside `folder`
+        previous = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(folder)
+        try:
+            playwright = await async_playwright().start()
+        finally:
+            if previous is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = previous
     try:
         try:
             browser = await playwright.chromium.launch(executable_path=str(wrapper), args=FLAGS,

@@ -360,8 +360,8 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
     shots = tuple(Attachment(_("tab {number}", number=t.number), "image/png", t.screenshot)
                   for t in tabs if t.screenshot)
     if failure:
-        return Outcome.fail(failure, details, shots)
+        return Outcome.fail(failure, details, attachments=shots)
     where = _("{tabs} tab{value} of {origin}{get}", tabs=len(tabs), value='s' if len(tabs) > 1 else '',
               origin=state.origin, get=body.get('open', '/'))
     return Outcome.ok(f"{where}: " + ("; ".join(state.seen) or _("all {steps} steps done", steps=len(body['steps']))),
-                      details, shots)
+                      details, attachments=shots)

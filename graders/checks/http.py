@@ -211,10 +211,11 @@ async def explained(ctx: CheckContext, body: dict[str, Any], rendered: dict[str,
     if answer.status >= 500:
         tail = traceback_tail(ctx.backend.logs(ctx.service(role), tail=80))
         seen = f"{problems[0]}\n{tail}" if tail else problems[0]
-        return Outcome.fail(seen, "\n".join(problems[1:]), SERVER_ERROR)
+        return Outcome.fail(seen, "\n".join(problems[1:]), cause=SERVER_ERROR)
     cause, why = await explain_http(ctx.base_url(role), method, body["path"], rendered["path"], answer.status)
     if why:
-        return Outcome.fail(_("{why} ({problems})", why=why, problems=problems[0]), "\n".join(problems[1:]), cause)
+        return Outcome.fail(_("{why} ({problems})", why=why, problems=problems[0]), "\n".join(problems[1:]),
+                            cause=cause)
     return Outcome.fail(problems[0], "\n".join(problems[1:]))
 
 

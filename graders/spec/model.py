@@ -150,6 +150,19 @@ class Spec:
             return False
         return not check.fallback_for or bool(self.check(check.fallback_for).requires - set(capabilities))
 
+    def to_run(self, parts: tuple[str, ...] | list[str] = ()) -> list[CheckSpec]:
+        """The checks a grading of `parts` (all when empty) runs, in spec order: those of the parts
+        and, transitively, the checks they `need` from other parts, so that `--part bonus` still
+        grades a check that builds on `queue.processed`."""
+        wanted = {c.qualified_id for c in self.checks() if not parts or c.part in parts}
+        todo = list(wanted)
+        while todo:
+            for need in self.check(todo.pop()).needs:
+                if need not in wanted:
+                    wanted.add(need)
+                    todo.append(need)
+        return [c for c in self.checks() if c.qualified_id in wanted]
+
     def all_capabilities(self) -> frozenset[str]:
         return frozenset().union(*(c.requires for c in self.checks()))
 

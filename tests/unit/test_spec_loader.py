@@ -49,6 +49,14 @@ def test_default_spec_loads_with_every_part_of_the_lab():
     assert bonus.bonus and [c.id for c in bonus.checks] == ["scale", "nginx"]
 
 
+def test_grading_one_part_also_runs_what_its_checks_need_from_other_parts():
+    spec = load_spec(ROOT / "specs" / "lab4.yaml")
+    run = [c.qualified_id for c in spec.to_run(("bonus",))]
+    # bonus.scale needs queue.processed, which needs queue.add_task: both run, in spec order
+    assert run == ["queue.add_task", "queue.processed", "bonus.scale", "bonus.nginx"]
+    assert len(spec.to_run()) == len(list(spec.checks()))
+
+
 def test_minimal_spec_loads_into_typed_checks(tmp_path):
     spec = load_spec(write(tmp_path, MINIMAL))
     (check,) = spec.checks()

@@ -62,6 +62,17 @@ def test_a_folder_wrapping_the_project_is_descended_and_a_flat_one_is_kept(tmp_p
         assert project == REFERENCE
 
 
+def test_a_folder_beside_files_is_a_wrapper_only_when_a_project_is_below(tmp_path):
+    (tmp_path / "readme" / "lab4").mkdir(parents=True)
+    (tmp_path / "readme" / "README.md").write_text("my lab\n")
+    (tmp_path / "readme" / "lab4" / "compose.yaml").write_text("services: {}\n")
+    assert project_folder(tmp_path / "readme") == tmp_path / "readme" / "lab4"
+    (tmp_path / "flat" / "app").mkdir(parents=True)  # app/ beside start.sh: one project, no markers yet
+    (tmp_path / "flat" / "start.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "flat" / "app" / "main.py").write_text("print('hi')\n")
+    assert project_folder(tmp_path / "flat") == tmp_path / "flat"
+
+
 def test_two_folders_are_not_guessed_between(tmp_path):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
