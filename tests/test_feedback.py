@@ -96,6 +96,10 @@ def test_a_worker_that_never_completes_reads_as_russian_feedback(never_completed
     processed = next(c for p in report["parts"] for c in p["checks"] if c["id"] == "processed")
     assert processed["status"] == "failed" and "completed" in processed["message"]
     assert "не дошло до completed" in processed["message"]
+    # the times are judged on a finished task: the hint sends the student to the worker, not to add them
+    timestamps = next(c for p in report["parts"] for c in p["checks"] if c["id"] == "timestamps")
+    assert timestamps["status"] == "failed" and "сначала исправьте воркер" in timestamps["hint"], timestamps
+    assert "сначала исправьте воркер" in markdown
     assert "## Своя очередь на Redis" in markdown
     assert_student_pages(markdown, text, report)
 

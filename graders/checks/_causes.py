@@ -19,7 +19,8 @@ from graders.i18n import _
 
 ROUTE_MISSING, METHOD, SERVER_ERROR, REFUSED, TIMEOUT, EXITED, WRONG_TYPE = (
     "route_missing", "method_not_allowed", "server_error", "refused", "timeout", "exited", "wrong_type")
-CAUSES = (ROUTE_MISSING, METHOD, SERVER_ERROR, REFUSED, TIMEOUT, EXITED, WRONG_TYPE)
+NOT_REACHED = "not_reached"  # a lifecycle that never got to its final state: what it judges there was not seen
+CAUSES = (ROUTE_MISSING, METHOD, SERVER_ERROR, REFUSED, TIMEOUT, EXITED, WRONG_TYPE, NOT_REACHED)
 
 _WS_ROUTE = re.compile(r"""(?:\.websocket(?:_route)?\s*\(|add_websocket_route\s*\(|WebSocketRoute\s*\()\s*"""
                        r"""(?:path\s*=\s*)?[rbuf]?["']([^"']*)["']""")

@@ -9,6 +9,7 @@ from typing import Any
 import redis.exceptions
 
 from graders.checks import CheckContext, CheckFailed, check_type
+from graders.checks._causes import NOT_REACHED
 from graders.checks._expect import MISSING, get_path, mismatches, parse_json, short
 from graders.checks.http import send
 from graders.checks.redis import connect, read_key
@@ -137,5 +138,6 @@ async def run(ctx: CheckContext, body: dict[str, Any]) -> Outcome:
             wanted = " -> ".join("/".join(s) for s in states)
             return Outcome.fail(_("{source}: {field} did not reach {final} within {within} s (expected {wanted}); "
                                   "seen: {trail}", source=source, field=body['field'], final='/'.join(final),
-                                  within=format(within, "g"), wanted=wanted, trail=trail(observed)))
+                                  within=format(within, "g"), wanted=wanted, trail=trail(observed)),
+                                cause=NOT_REACHED)
         await asyncio.sleep(float(body.get("poll_s", 0.2)))

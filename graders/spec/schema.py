@@ -92,11 +92,12 @@ def spec_schema(types: dict[str, Any]) -> dict[str, Any]:
                                                 "{ru: …, en: …}); shown in `describe` and beside a failure"},
             "hint_when": {"type": "object", "propertyNames": {"enum": ["route_missing", "method_not_allowed",
                                                                        "server_error", "refused", "timeout",
-                                                                       "exited", "wrong_type"]},
+                                                                       "exited", "wrong_type", "not_reached"]},
                           "additionalProperties": HINT,
                           "description": "a hint per kind of failure, so the hint matches what happened (a "
-                                         "missing route, a crash, a refused connection …); without one the "
-                                         "grader's own hint for that kind is shown"},
+                                         "missing route, a crash, a refused connection, a lifecycle that "
+                                         "never reached its final state …); without one the grader's own hint "
+                                         "for that kind is shown, or the check's when the grader has none"},
             "advice": {"type": "boolean",
                        "description": "good practice the assignment does not require: reported, never scored "
                                       "(needs `points: 0`)"},
