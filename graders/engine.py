@@ -73,7 +73,8 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
                            backend=backend.name, run_id=getattr(backend, "run_id", ""))
     stack = _Stack(backend=backend)
     copies: dict[str, _Stack] = {}
-    wanted = sorted({c.copy for c in spec.to_run(options.parts) if c.copy and options.copies})
+    to_run = spec.to_run(options.parts)  # the chosen parts, and what their checks need from others
+    wanted = sorted({c.copy for c in to_run if c.copy and options.copies})
     pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="copy")
     try:
         if options.unreadable:  # a broken zip: every check says so, and the report is still complete
@@ -85,9 +86,9 @@ def _grade(submission: Path, spec: Spec, backend: Backend, options: GradeOptions
         variables = draw_inputs(spec.inputs, options.seed)
         deadline = started + spec.timeouts.total_s  # the whole grading, bring-up included
         selected = [c for c in spec.checks() if not options.parts or c.part in options.parts]
-        capabilities = grading_capabilities(spec.to_run(options.parts), backend, options, report.notes)
-        report.parts = _run_until_signal(_run_checks(submission, spec, stack, copies, variables, options, emit,
-                                                       report.problems, report.notes, deadline, capabilities))
+        capabilities = grading_capabilities(to_run, backend, options, report.notes)
+        report.parts = _run_until_signal(_run_checks(submission, spec, to_run, stack, copies, variables, options,
+                                                       emit, report.problems, report.notes, deadline, capabilities))
         left_out = [c for c in selected if c.requires - capabilities and not spec.fallbacks(c.qualified_id)]
         _fallback_notes(spec, selected, capabilities, report.notes)
         if left_out:
@@ -291,12 +292,11 @@ def _capture_logs(stack: _Stack, report: GradingReport) -> None:
             report.service_logs[key] = f"(logs unavailable: {exc})"
 
 
-async def _run_checks(submission: Path, spec: Spec, main: _Stack, copies: dict[str, _Stack],
+async def _run_checks(submission: Path, spec: Spec, selected: list[CheckSpec], main: _Stack, copies: dict[str, _Stack],
                       variables: dict[str, Any], options: GradeOptions, emit: EventFn, problems: list[str],
                       notes: list[str], deadline: float, capabilities: frozenset[str]) -> list[PartResult]:
     types = registry()
     shared = SharedResources()  # one browser for the whole grading, closed below
-    selected = spec.to_run(options.parts)
     results: dict[str, CheckResult] = {}
     role_ports = {name: role.port for name, role in spec.roles.items() if role.port}
 

@@ -86,7 +86,6 @@ def project_folder(folder: Path) -> Path:
     return current
 
 
-
 def _single_zip(folder: Path) -> Path | None:
     """The one zip a folder holds when that is all it holds (PrairieLearn's submission.zip)."""
     if _is_project(folder):

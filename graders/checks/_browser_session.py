@@ -19,7 +19,6 @@ import shlex
 import shutil
 import stat
 import tempfile
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -42,15 +41,18 @@ FRAMES_KEPT = 20  # per WebSocket, for the report
 # through Playwright's pipe, and a flooding server would keep the grader busy reading them.
 FLOOD_FRAMES = 2000
 TEXT_CAP = 300
-_DRIVER_ENV = threading.Lock()  # the environment is the process's: one driver start at a time
 
 WRAPPER = """#!/bin/sh
 # Written by the grader: {why}
-for arg in "$@"; do
-  case "$arg" in --user-data-dir=*) dir="${{arg#--user-data-dir=}}"; chown -R {uid}:{uid} "$dir"; HOME="$dir";; esac
+# Playwright makes the profile in its own TMPDIR, which may be private: nobody gets {profile} instead
+for arg do
+  shift
+  case "$arg" in --user-data-dir=*) arg="--user-data-dir="{profile};; esac
+  set -- "$@" "$arg"
 done
+chown {uid}:{uid} {profile}
 # Chromium's lock socket goes to TMPDIR: the grader's may be private, and a socket's path is short
-TMPDIR=/tmp
+HOME={profile} TMPDIR=/tmp
 export HOME TMPDIR
 exec {entry} setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all --bounding-set=-all {chromium} "$@"
 """
@@ -111,21 +113,14 @@ async def open_browser(entry: list[str]) -> tuple[Session, Any]:
     chromium = chromium_path()
     folder = Path(tempfile.mkdtemp(prefix="grader-browser-", dir=_reachable_by_nobody(Path(tempfile.gettempdir()))))
     folder.chmod(0o711)  # nobody passes through to the profile inside, and lists nothing
+    (folder / "profile").mkdir()
     wrapper = folder / "chromium"
     wrapper.write_text(WRAPPER.format(why="Chromium in the stack's network, as nobody", uid=NOBODY,
-                                      entry=shlex.join(entry), chromium=shlex.quote(chromium or "chromium")))
+                                      profile=shlex.quote(str(folder / "profile")), entry=shlex.join(entry),
+                                      chromium=shlex.quote(chromium or "chromium")))
     wrapper.chmod(stat.S_IRWXU)
     started = time.monotonic()
-    with _DRIVER_ENV:  # Playwright's driver makes the profile in its TMPDIR: here, inside `folder`
-        previous = os.environ.get("TMPDIR")
-        os.environ["TMPDIR"] = str(folder)
-        try:
-            playwright = await async_playwright().start()
-        finally:
-            if previous is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = previous
+    playwright = await async_playwright().start()
     try:
         try:
             browser = await playwright.chromium.launch(executable_path=str(wrapper), args=FLAGS,

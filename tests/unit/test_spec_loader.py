@@ -244,3 +244,10 @@ def test_no_other_check_may_need_a_check_graded_in_some_gradings_only(tmp_path):
 """
     problems = problems_of(write(tmp_path, text))
     assert any("'chat.page' is graded in some gradings only" in p for p in problems), problems
+
+
+def test_hint_when_accepts_exactly_the_causes_a_check_can_report():
+    from graders.checks._causes import CAUSES
+
+    hint_when = spec_schema(registry())["$defs"]["check"]["properties"]["hint_when"]
+    assert sorted(hint_when["propertyNames"]["enum"]) == sorted(CAUSES)
